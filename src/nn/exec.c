@@ -1,0 +1,677 @@
+/*
+ * Executor: sessions, memory planning and inference.
+ *
+ * prepare (once per set of kept names): copy the graph's nodes, fuse
+ *   CONV2D/FULLY_CONNECTED + RELU/CLIP where the intermediate is not observed,
+ *   create backend (XNNPACK) operators with packed weights.
+ * plan (once per input shape): shape inference in topological order; nodes
+ *   whose inputs are all constant or plan-time known run here once ("static");
+ *   the remaining ("dynamic") values get offsets in one arena by liveness
+ *   (first fit); backend operators are set up with the final addresses.
+ * run (every inference): dynamic nodes only, no allocation.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <pthreadpool.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define FR__HAVE_MXCSR 1
+#endif
+
+#include "facerec/nn.h"
+#include "nn/backend.h"
+#include "nn/exec.h"
+#include "nn/ops.h"
+
+#define FR__ARENA_CAP ((size_t)8 << 30) /* activations of one plan */
+
+struct fr_threadpool {
+  pthreadpool_t pool; /* NULL for one thread: run on the caller */
+  int n;
+};
+
+fr_threadpool *fr_threadpool_create(int n) {
+  fr_threadpool *tp = calloc(1, sizeof *tp);
+  if (!tp) return NULL;
+  if (n < 0) n = 0;
+  if (n != 1) {
+    tp->pool = pthreadpool_create((size_t)n);
+    if (!tp->pool) {
+      free(tp);
+      return NULL;
+    }
+    tp->n = (int)pthreadpool_get_threads_count(tp->pool);
+  } else {
+    tp->n = 1;
+  }
+  return tp;
+}
+
+void fr_threadpool_free(fr_threadpool *tp) {
+  if (!tp) return;
+  if (tp->pool) pthreadpool_destroy(tp->pool);
+  free(tp);
+}
+
+int fr_threadpool_threads(const fr_threadpool *tp) { return tp ? tp->n : 1; }
+
+enum { VK_NONE = 0, VK_CONST, VK_INPUT, VK_STATIC, VK_DYNAMIC };
+
+typedef struct ev {
+  fr__tensor t;
+  int kind;
+  int last_use;   /* exec index of the last consumer; INT32_MAX if kept / output */
+  size_t offset, bytes;
+  bool kept;
+  float *view;    /* model-layout float copy (kept values that need conversion) */
+} ev;
+
+struct fr_session {
+  const fr_model *m;
+  const fr__graph *g;
+  pthreadpool_t pool;
+  /* prepare */
+  bool prepared;
+  fr__node *nodes;       /* session copy of g->nodes (fusion rewrites outputs and clamps) */
+  bool *disabled;
+  fr__backend_op **bop;
+  bool *keep;            /* per value */
+  /* plan */
+  bool planned;
+  bool *is_static;       /* per node */
+  ev *v;                 /* per value */
+  unsigned char *arena;
+  size_t arena_size;
+  fr__arena plan_mem;    /* static values and views of this plan */
+  double flops;
+  /* inputs */
+  float **in_data;
+  size_t *in_cap;
+  fr__shape *in_shape;
+  bool *in_set;
+  fr__shape *planned_shape;
+  /* scratch tensors for kernel calls */
+  fr__tensor *tin, *tout;
+  int max_in, max_out;
+};
+
+static size_t dtype_size(fr__dtype dt) { return dt == FR__I64 ? 8 : 4; }
+
+/* ---------------- model ---------------- */
+
+const char *fr_model_format(const fr_model *m) { return m->g.format; }
+int fr_model_num_inputs(const fr_model *m) { return m->g.n_inputs; }
+int fr_model_num_outputs(const fr_model *m) { return m->g.n_outputs; }
+
+/* Shape of a value in the model's layout. */
+static fr__shape model_shape(const fr__value *val, const fr__shape *phys) {
+  if (val->model_rank == 0) return *phys;
+  fr__shape s;
+  memset(&s, 0, sizeof s);
+  s.rank = val->model_rank;
+  for (int i = 0; i < s.rank; i++) s.d[i] = phys->d[val->model_perm[i]];
+  return s;
+}
+
+const char *fr_model_input(const fr_model *m, int i, int *rank, int64_t shape[FR_MAX_DIMS]) {
+  if (i < 0 || i >= m->g.n_inputs) return NULL;
+  const fr__value *val = &m->g.values[m->g.inputs[i]];
+  fr__shape s = model_shape(val, &val->shape);
+  if (rank) *rank = s.rank;
+  if (shape)
+    for (int k = 0; k < s.rank; k++) shape[k] = s.d[k];
+  return val->name;
+}
+
+const char *fr_model_output_name(const fr_model *m, int i) {
+  if (i < 0 || i >= m->g.n_outputs) return NULL;
+  return m->g.values[m->g.outputs[i]].name;
+}
+
+/* ---------------- session ---------------- */
+
+fr_status fr_session_create(const fr_model *m, fr_threadpool *tp, fr_session **out, fr_error *err) {
+  *out = NULL;
+  fr_status st = fr__backend_init(err);
+  if (st) return st;
+  const fr__graph *g = &m->g;
+  fr_session *s = calloc(1, sizeof *s);
+  if (!s) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  s->m = m;
+  s->g = g;
+  s->pool = tp ? tp->pool : NULL;
+  size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1, ni = (size_t)g->n_inputs + 1;
+  s->nodes = calloc(nn, sizeof *s->nodes);
+  s->disabled = calloc(nn, sizeof *s->disabled);
+  s->bop = calloc(nn, sizeof *s->bop);
+  s->is_static = calloc(nn, sizeof *s->is_static);
+  s->keep = calloc(nv, sizeof *s->keep);
+  s->v = calloc(nv, sizeof *s->v);
+  s->in_data = calloc(ni, sizeof *s->in_data);
+  s->in_cap = calloc(ni, sizeof *s->in_cap);
+  s->in_shape = calloc(ni, sizeof *s->in_shape);
+  s->in_set = calloc(ni, sizeof *s->in_set);
+  s->planned_shape = calloc(ni, sizeof *s->planned_shape);
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (g->nodes[i].n_in > s->max_in) s->max_in = g->nodes[i].n_in;
+    if (g->nodes[i].n_out > s->max_out) s->max_out = g->nodes[i].n_out;
+  }
+  s->tin = calloc((size_t)s->max_in + 1, sizeof *s->tin);
+  s->tout = calloc((size_t)s->max_out + 1, sizeof *s->tout);
+  if (!s->nodes || !s->disabled || !s->bop || !s->is_static || !s->keep || !s->v || !s->in_data ||
+      !s->in_cap || !s->in_shape || !s->in_set || !s->planned_shape || !s->tin || !s->tout) {
+    fr_session_free(s);
+    return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < g->n_outputs; i++) s->keep[g->outputs[i]] = true;
+  *out = s;
+  return FR_OK;
+}
+
+static void release_backend(fr_session *s) {
+  for (int i = 0; i < s->g->n_nodes; i++) {
+    if (s->bop[i]) fr__backend_destroy(s->bop[i]);
+    s->bop[i] = NULL;
+  }
+}
+
+void fr_session_free(fr_session *s) {
+  if (!s) return;
+  if (s->bop) release_backend(s);
+  if (s->in_data)
+    for (int i = 0; i < s->g->n_inputs; i++) free(s->in_data[i]);
+  free(s->nodes);
+  free(s->disabled);
+  free(s->bop);
+  free(s->is_static);
+  free(s->keep);
+  free(s->v);
+  free(s->in_data);
+  free(s->in_cap);
+  free(s->in_shape);
+  free(s->in_set);
+  free(s->planned_shape);
+  free(s->tin);
+  free(s->tout);
+  free(s->arena);
+  fr__arena_free(&s->plan_mem);
+  free(s);
+}
+
+fr_status fr_session_keep(fr_session *s, const char *name, fr_error *err) {
+  int v = fr__graph_find(s->g, name);
+  if (v < 0)
+    return fr_error_set(err, FR_ERR_NOT_FOUND, "%s: no tensor named '%s' in the model", s->g->source,
+                        name);
+  if (!s->keep[v]) {
+    s->keep[v] = true;
+    s->prepared = false;
+    s->planned = false;
+  }
+  return FR_OK;
+}
+
+/* Fusion: CONV2D / FULLY_CONNECTED whose only consumer is RELU / CLIP. */
+static void fuse(fr_session *s) {
+  const fr__graph *g = s->g;
+  int *uses = calloc((size_t)g->n_values + 1, sizeof(int));
+  int *user = calloc((size_t)g->n_values + 1, sizeof(int));
+  if (!uses || !user) goto out; /* fusion is optional */
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < s->nodes[i].n_in; k++) {
+      int v = s->nodes[i].in[k];
+      if (v >= 0) {
+        uses[v]++;
+        user[v] = i;
+      }
+    }
+  for (int i = 0; i < g->n_nodes; i++) {
+    fr__node *n = &s->nodes[i];
+    if (n->op != FR__OP_CONV2D && n->op != FR__OP_FULLY_CONNECTED) continue;
+    int v = n->out[0];
+    if (s->keep[v] || uses[v] != 1) continue;
+    fr__node *c = &s->nodes[user[v]];
+    if ((c->op != FR__OP_RELU && c->op != FR__OP_CLIP) || c->in[0] != v || s->disabled[user[v]])
+      continue;
+    float lo = c->op == FR__OP_RELU ? 0.0f : c->a.clip.min;
+    float hi = c->op == FR__OP_RELU ? INFINITY : c->a.clip.max;
+    float *mn = n->op == FR__OP_CONV2D ? &n->a.conv.out_min : &n->a.fc.out_min;
+    float *mx = n->op == FR__OP_CONV2D ? &n->a.conv.out_max : &n->a.fc.out_max;
+    if (lo > *mn) *mn = lo;
+    if (hi < *mx) *mx = hi;
+    /* the node now writes the activation's output; out arrays live in the graph arena,
+     * so give the session node its own one-element copy */
+    n->out = &c->out[0];
+    s->disabled[user[v]] = true;
+  }
+out:
+  free(uses);
+  free(user);
+}
+
+static fr_status prepare(fr_session *s, fr_error *err) {
+  const fr__graph *g = s->g;
+  release_backend(s);
+  memcpy(s->nodes, g->nodes, sizeof(fr__node) * (size_t)g->n_nodes);
+  memset(s->disabled, 0, sizeof(bool) * (size_t)g->n_nodes);
+  fuse(s);
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i]) continue;
+    fr_status st = fr__backend_create(g, &s->nodes[i], &s->bop[i], err);
+    if (st) return st;
+  }
+  s->prepared = true;
+  s->planned = false;
+  return FR_OK;
+}
+
+fr_status fr_session_set_input(fr_session *s, int i, const float *data, const int64_t *shape,
+                               int rank, fr_error *err) {
+  const fr__graph *g = s->g;
+  if (i < 0 || i >= g->n_inputs)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: the model has no input %d", g->source, i);
+  const fr__value *val = &g->values[g->inputs[i]];
+  if (rank != val->shape.rank)
+    return fr_error_set(err, FR_ERR_SHAPE, "%s: input '%s' has rank %d, got %d", g->source, val->name,
+                        val->shape.rank, rank);
+  fr__shape sh = fr__shape_make(rank, shape);
+  for (int k = 0; k < rank; k++) {
+    if (shape[k] < 1)
+      return fr_error_set(err, FR_ERR_SHAPE, "%s: input '%s' dim %d is %" PRId64, g->source,
+                          val->name, k, shape[k]);
+    if (val->shape.d[k] >= 0 && val->shape.d[k] != shape[k]) {
+      char a[128], b[128];
+      return fr_error_set(err, FR_ERR_SHAPE, "%s: input '%s' must have shape %s, got %s", g->source,
+                          val->name, fr__shape_str(&val->shape, a, sizeof a),
+                          fr__shape_str(&sh, b, sizeof b));
+    }
+  }
+  int64_t n = fr__shape_elems(&sh);
+  if (n < 0)
+    return fr_error_set(err, FR_ERR_TOO_LARGE, "%s: input '%s' is too large", g->source, val->name);
+  if ((size_t)n > s->in_cap[i]) {
+    float *p = realloc(s->in_data[i], (size_t)n * sizeof(float) + 64);
+    if (!p) return fr_error_set(err, FR_ERR_NOMEM, "out of memory for input '%s'", val->name);
+    s->in_data[i] = p;
+    s->in_cap[i] = (size_t)n;
+    s->planned = false; /* buffer moved: backend ops must be set up again */
+  }
+  memcpy(s->in_data[i], data, (size_t)n * sizeof(float));
+  if (!fr__shape_eq(&sh, &s->in_shape[i])) s->planned = false;
+  s->in_shape[i] = sh;
+  s->in_set[i] = true;
+  return FR_OK;
+}
+
+static void fill_tensors(fr_session *s, const fr__node *n) {
+  for (int k = 0; k < n->n_in; k++) {
+    if (n->in[k] < 0) {
+      memset(&s->tin[k], 0, sizeof s->tin[k]);
+      s->tin[k].shape.rank = -1;
+    } else {
+      s->tin[k] = s->v[n->in[k]].t;
+    }
+  }
+  for (int k = 0; k < n->n_out; k++) s->tout[k] = s->v[n->out[k]].t;
+}
+
+/* First-fit allocator over offsets for the liveness plan. */
+typedef struct blk {
+  size_t off, size;
+} blk;
+
+typedef struct alloc_state {
+  blk *live;
+  int n, cap;
+  size_t top;
+} alloc_state;
+
+static int alloc_blk(alloc_state *a, size_t size, size_t *off) {
+  size = (size + 63) & ~(size_t)63;
+  if (size == 0) size = 64;
+  /* live blocks sorted by offset; find the first gap that fits */
+  size_t pos = 0;
+  int at = 0;
+  for (; at < a->n; at++) {
+    if (a->live[at].off - pos >= size) break;
+    pos = a->live[at].off + a->live[at].size;
+  }
+  if (a->n == a->cap) {
+    int cap = a->cap ? a->cap * 2 : 64;
+    blk *nb = realloc(a->live, sizeof(blk) * (size_t)cap);
+    if (!nb) return -1;
+    a->live = nb;
+    a->cap = cap;
+  }
+  memmove(&a->live[at + 1], &a->live[at], sizeof(blk) * (size_t)(a->n - at));
+  a->live[at].off = pos;
+  a->live[at].size = size;
+  a->n++;
+  if (pos + size > a->top) a->top = pos + size;
+  *off = pos;
+  return 0;
+}
+
+static void free_blk(alloc_state *a, size_t off) {
+  for (int i = 0; i < a->n; i++)
+    if (a->live[i].off == off) {
+      memmove(&a->live[i], &a->live[i + 1], sizeof(blk) * (size_t)(a->n - i - 1));
+      a->n--;
+      return;
+    }
+}
+
+static fr_status plan(fr_session *s, fr_error *err) {
+  const fr__graph *g = s->g;
+  fr_status st;
+  if (!s->prepared && (st = prepare(s, err))) return st;
+  fr__arena_free(&s->plan_mem);
+  s->planned = false;
+  s->flops = 0;
+  memset(s->v, 0, sizeof(ev) * (size_t)g->n_values);
+  for (int i = 0; i < g->n_values; i++) {
+    const fr__value *val = &g->values[i];
+    s->v[i].t.dtype = val->dtype;
+    s->v[i].kept = s->keep[i];
+    if (val->data) {
+      s->v[i].kind = VK_CONST;
+      s->v[i].t.shape = val->shape;
+      s->v[i].t.data = val->data;
+    }
+  }
+  for (int i = 0; i < g->n_inputs; i++) {
+    if (!s->in_set[i])
+      return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: input '%s' was not set", g->source,
+                          g->values[g->inputs[i]].name);
+    ev *e = &s->v[g->inputs[i]];
+    e->kind = VK_INPUT;
+    e->t.shape = s->in_shape[i];
+    e->t.data = s->in_data[i];
+  }
+  /* shape inference + static evaluation */
+  for (int i = 0; i < g->n_nodes; i++) {
+    const fr__node *n = &s->nodes[i];
+    s->is_static[i] = false;
+    if (s->disabled[i]) continue;
+    const fr__op_info *info = &fr__op_table[n->op];
+    bool all_static = true;
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      if (v < 0) continue;
+      if (s->v[v].kind == VK_NONE)
+        return fr_error_set(err, FR_ERR_INTERNAL, "%s: node '%s' (%s): input '%s' not computed",
+                            g->source, n->name, info->name, g->values[v].name);
+      if (s->v[v].kind != VK_CONST && s->v[v].kind != VK_STATIC) all_static = false;
+    }
+    if (n->op == FR__OP_SHAPE) all_static = true;
+    fill_tensors(s, n);
+    for (int k = 0; k < n->n_in; k++) /* shape functions see data only where it is known now */
+      if (n->in[k] >= 0 && s->v[n->in[k]].kind != VK_CONST && s->v[n->in[k]].kind != VK_STATIC)
+        s->tin[k].data = NULL;
+    for (int k = 0; k < n->n_out; k++) {
+      memset(&s->tout[k], 0, sizeof s->tout[k]);
+      s->tout[k].dtype = g->values[n->out[k]].dtype;
+    }
+    st = info->shape(n, s->tin, s->tout, err);
+    if (st) return st;
+    for (int k = 0; k < n->n_out; k++) {
+      ev *e = &s->v[n->out[k]];
+      e->t.shape = s->tout[k].shape;
+      e->t.dtype = s->tout[k].dtype;
+      int64_t cnt = fr__shape_elems(&e->t.shape);
+      if (cnt < 0) {
+        char b[128];
+        return fr_error_set(err, FR_ERR_TOO_LARGE, "%s: node '%s' (%s): output shape %s is invalid or too large",
+                            g->source, n->name, info->name, fr__shape_str(&e->t.shape, b, sizeof b));
+      }
+      e->bytes = (size_t)cnt * dtype_size(e->t.dtype);
+      e->kind = all_static ? VK_STATIC : VK_DYNAMIC;
+      if (all_static) {
+        e->t.data = fr__arena_alloc(&s->plan_mem, e->bytes + 8);
+        if (!e->t.data) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+      }
+    }
+    if (all_static) {
+      s->is_static[i] = true;
+      fill_tensors(s, n);
+      st = info->ref(n, s->tin, s->tout);
+      if (st)
+        return fr_error_set(err, st, "%s: node '%s' (%s): evaluation failed: %s", g->source, n->name,
+                            info->name, fr_strerror(st));
+    } else if (info->flops) {
+      s->flops += info->flops(n, s->tin, s->tout);
+    }
+  }
+  /* liveness */
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0) s->v[n->in[k]].last_use = i;
+    for (int k = 0; k < n->n_out; k++)
+      if (s->v[n->out[k]].last_use < i) s->v[n->out[k]].last_use = i;
+  }
+  for (int i = 0; i < g->n_values; i++)
+    if (s->v[i].kept) s->v[i].last_use = INT32_MAX;
+  alloc_state a = {0};
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    for (int k = 0; k < n->n_out; k++) {
+      ev *e = &s->v[n->out[k]];
+      if (alloc_blk(&a, e->bytes + 8, &e->offset)) {
+        free(a.live);
+        return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+      }
+    }
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      if (v >= 0 && s->v[v].kind == VK_DYNAMIC && s->v[v].last_use == i) {
+        bool dup = false; /* the same value twice as input: free once */
+        for (int j = 0; j < k; j++) dup |= n->in[j] == v;
+        if (!dup) free_blk(&a, s->v[v].offset);
+      }
+    }
+    for (int k = 0; k < n->n_out; k++)
+      if (s->v[n->out[k]].last_use == i) free_blk(&a, s->v[n->out[k]].offset);
+  }
+  free(a.live);
+  if (a.top > FR__ARENA_CAP)
+    return fr_error_set(err, FR_ERR_TOO_LARGE, "%s: activations need %zu MiB, over the limit",
+                        g->source, a.top >> 20);
+  if (a.top > s->arena_size) {
+    free(s->arena);
+    s->arena = aligned_alloc(64, (a.top + 63) & ~(size_t)63);
+    if (!s->arena) {
+      s->arena_size = 0;
+      return fr_error_set(err, FR_ERR_NOMEM, "out of memory for %zu MiB of activations", a.top >> 20);
+    }
+    s->arena_size = a.top;
+  }
+  for (int i = 0; i < g->n_values; i++)
+    if (s->v[i].kind == VK_DYNAMIC) s->v[i].t.data = s->arena + s->v[i].offset;
+  /* backend setup with final addresses */
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i] || !s->bop[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    fill_tensors(s, n);
+    st = fr__backend_setup(s->bop[i], n, s->tin, s->tout, s->pool, err);
+    if (st) return st;
+  }
+  /* model-layout views for kept values that need a conversion */
+  for (int i = 0; i < g->n_values; i++) {
+    ev *e = &s->v[i];
+    if (!e->kept || e->kind == VK_NONE) continue;
+    if (g->values[i].model_rank == 0 && e->t.dtype == FR__F32) continue;
+    int64_t cnt = fr__shape_elems(&e->t.shape);
+    e->view = fr__arena_alloc(&s->plan_mem, (size_t)(cnt > 0 ? cnt : 1) * sizeof(float));
+    if (!e->view) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < g->n_inputs; i++) s->planned_shape[i] = s->in_shape[i];
+  s->planned = true;
+  return FR_OK;
+}
+
+fr_status fr_session_run(fr_session *s, fr_error *err) {
+  const fr__graph *g = s->g;
+  fr_status st = FR_OK;
+  if (!s->planned && (st = plan(s, err))) return st;
+#ifdef FR__HAVE_MXCSR
+  unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040); /* flush-to-zero + denormals-are-zero */
+#endif
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    if (s->bop[i]) {
+      st = fr__backend_run(s->bop[i], s->pool, err);
+    } else {
+      fill_tensors(s, n);
+      st = fr__op_table[n->op].ref(n, s->tin, s->tout);
+      if (st)
+        fr_error_set(err, st, "%s: node '%s' (%s) failed: %s", g->source, n->name,
+                     fr__op_name(n->op), fr_strerror(st));
+    }
+    if (st) break;
+  }
+#ifdef FR__HAVE_MXCSR
+  _mm_setcsr(csr);
+#endif
+  return st;
+}
+
+double fr_session_flops(const fr_session *s) { return s->flops; }
+
+static fr_status view_value(fr_session *s, int v, fr_tensor_view *out, fr_error *err) {
+  const fr__graph *g = s->g;
+  const fr__value *val = &g->values[v];
+  ev *e = &s->v[v];
+  if (!s->planned || e->kind == VK_NONE)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: tensor '%s' is not available (run first)",
+                        g->source, val->name);
+  if (!e->kept && e->kind != VK_CONST && e->kind != VK_INPUT)
+    return fr_error_set(err, FR_ERR_INVALID_ARG,
+                        "%s: tensor '%s' was not kept (call fr_session_keep before running)",
+                        g->source, val->name);
+  fr__shape ms = model_shape(val, &e->t.shape);
+  int64_t cnt = fr__shape_elems(&e->t.shape);
+  memset(out, 0, sizeof *out);
+  out->name = val->name;
+  out->rank = ms.rank;
+  for (int k = 0; k < ms.rank; k++) out->shape[k] = ms.d[k];
+  out->count = (size_t)(cnt > 0 ? cnt : 0);
+  if (val->model_rank == 0 && e->t.dtype == FR__F32) {
+    out->data = e->t.data;
+    return FR_OK;
+  }
+  float *dst = e->view;
+  if (!dst) return fr_error_set(err, FR_ERR_INTERNAL, "tensor '%s' has no view buffer", val->name);
+  /* dst[model index] = src[physical index] */
+  const fr__shape *ps = &e->t.shape;
+  int r = ms.rank;
+  int64_t pstride[FR__MAX_DIMS], mstride_in_phys[FR__MAX_DIMS];
+  int64_t acc = 1;
+  for (int k = ps->rank - 1; k >= 0; k--) {
+    pstride[k] = acc;
+    acc *= ps->d[k];
+  }
+  for (int k = 0; k < r; k++)
+    mstride_in_phys[k] = val->model_rank ? pstride[val->model_perm[k]] : pstride[k];
+  int64_t idx[FR__MAX_DIMS] = {0};
+  for (int64_t o = 0; o < cnt; o++) {
+    int64_t off = 0;
+    for (int k = 0; k < r; k++) off += idx[k] * mstride_in_phys[k];
+    dst[o] = e->t.dtype == FR__I64 ? (float)((const int64_t *)e->t.data)[off]
+                                   : ((const float *)e->t.data)[off];
+    for (int k = r - 1; k >= 0; k--) {
+      if (++idx[k] < ms.d[k]) break;
+      idx[k] = 0;
+    }
+  }
+  out->data = dst;
+  return FR_OK;
+}
+
+fr_status fr_session_output(fr_session *s, int i, fr_tensor_view *out, fr_error *err) {
+  if (i < 0 || i >= s->g->n_outputs)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: the model has no output %d", s->g->source, i);
+  return view_value(s, s->g->outputs[i], out, err);
+}
+
+fr_status fr_session_get(fr_session *s, const char *name, fr_tensor_view *out, fr_error *err) {
+  int v = fr__graph_find(s->g, name);
+  if (v < 0)
+    return fr_error_set(err, FR_ERR_NOT_FOUND, "%s: no tensor named '%s' in the model", s->g->source,
+                        name);
+  return view_value(s, v, out, err);
+}
+
+/* ---------------- description ---------------- */
+
+fr_status fr_model_describe(const fr_model *m, const int64_t *shape, int rank, FILE *f,
+                            fr_error *err) {
+  const fr__graph *g = &m->g;
+  fprintf(f, "model:   %s\nformat:  %s\n", g->source, g->format);
+  fprintf(f, "inputs:\n");
+  for (int i = 0; i < g->n_inputs; i++) {
+    int r;
+    int64_t d[FR_MAX_DIMS];
+    const char *nm = fr_model_input(m, i, &r, d);
+    fprintf(f, "  %s [", nm);
+    for (int k = 0; k < r; k++) fprintf(f, "%s%" PRId64, k ? "," : "", d[k]);
+    fprintf(f, "] float32\n");
+  }
+  int hist[FR__OP_COUNT] = {0};
+  for (int i = 0; i < g->n_nodes; i++) hist[g->nodes[i].op]++;
+  int64_t params = 0;
+  for (int i = 0; i < g->n_values; i++)
+    if (g->values[i].data) params += fr__shape_elems(&g->values[i].shape);
+  fprintf(f, "nodes:   %d\nparameters: %" PRId64 "\nops:\n", g->n_nodes, params);
+  for (int op = 0; op < FR__OP_COUNT; op++)
+    if (hist[op]) fprintf(f, "  %-16s %d\n", fr__op_name((fr__op)op), hist[op]);
+  /* plan at the given (or declared) input shape to get output shapes and FLOPs */
+  fr_session *s = NULL;
+  fr_status st = fr_session_create(m, NULL, &s, err);
+  if (st) return st;
+  for (int i = 0; i < g->n_inputs && !st; i++) {
+    int r;
+    int64_t d[FR_MAX_DIMS];
+    fr_model_input(m, i, &r, d);
+    if (i == 0 && shape) {
+      r = rank;
+      for (int k = 0; k < r && k < FR_MAX_DIMS; k++) d[k] = shape[k];
+    }
+    for (int k = 0; k < r; k++)
+      if (d[k] < 0) d[k] = 1;
+    fr__shape sh = fr__shape_make(r, d);
+    int64_t cnt = fr__shape_elems(&sh);
+    float *zeros = cnt > 0 ? calloc((size_t)cnt, sizeof(float)) : NULL;
+    if (!zeros) st = fr_error_set(err, FR_ERR_SHAPE, "%s: cannot plan input %d", g->source, i);
+    else st = fr_session_set_input(s, i, zeros, d, r, err);
+    free(zeros);
+    if (!st && i == 0) {
+      fprintf(f, "planned at: [");
+      for (int k = 0; k < r; k++) fprintf(f, "%s%" PRId64, k ? "," : "", d[k]);
+      fprintf(f, "]\n");
+    }
+  }
+  if (!st) st = plan(s, err);
+  if (!st) {
+    fprintf(f, "outputs:\n");
+    for (int i = 0; i < g->n_outputs; i++) {
+      fr_tensor_view tv;
+      if (view_value(s, g->outputs[i], &tv, NULL) == FR_OK) {
+        fprintf(f, "  %s [", tv.name);
+        for (int k = 0; k < tv.rank; k++) fprintf(f, "%s%" PRId64, k ? "," : "", tv.shape[k]);
+        fprintf(f, "]\n");
+      }
+    }
+    fprintf(f, "FLOPs:   %.1f M\nactivation memory: %.2f MiB\n", s->flops / 1e6,
+            (double)s->arena_size / 1048576.0);
+  }
+  fr_session_free(s);
+  return st;
+}
