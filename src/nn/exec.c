@@ -545,6 +545,8 @@ fr_status fr_session_run(fr_session *s, fr_error *err) {
 
 double fr_session_flops(const fr_session *s) { return s->flops; }
 
+size_t fr__session_arena_bytes(const fr_session *s) { return s->arena_size; }
+
 static fr_status view_value(fr_session *s, int v, fr_tensor_view *out, fr_error *err) {
   const fr__graph *g = s->g;
   const fr__value *val = &g->values[v];
@@ -633,6 +635,15 @@ fr_status fr_model_describe(const fr_model *m, const int64_t *shape, int rank, F
   for (int op = 0; op < FR__OP_COUNT; op++)
     if (hist[op]) fprintf(f, "  %-16s %d\n", fr__op_name((fr__op)op), hist[op]);
   /* plan at the given (or declared) input shape to get output shapes and FLOPs */
+  for (int i = 0; i < g->n_inputs; i++) {
+    const fr__value *val = &g->values[g->inputs[i]];
+    bool dynamic = false;
+    for (int k = 0; k < val->shape.rank; k++) dynamic |= val->shape.d[k] < 0;
+    if (dynamic && !(i == 0 && shape)) {
+      fprintf(f, "input '%s' has dynamic dims: pass --shape to see outputs and FLOPs\n", val->name);
+      return FR_OK;
+    }
+  }
   fr_session *s = NULL;
   fr_status st = fr_session_create(m, NULL, &s, err);
   if (st) return st;
@@ -644,8 +655,6 @@ fr_status fr_model_describe(const fr_model *m, const int64_t *shape, int rank, F
       r = rank;
       for (int k = 0; k < r && k < FR_MAX_DIMS; k++) d[k] = shape[k];
     }
-    for (int k = 0; k < r; k++)
-      if (d[k] < 0) d[k] = 1;
     fr__shape sh = fr__shape_make(r, d);
     int64_t cnt = fr__shape_elems(&sh);
     float *zeros = cnt > 0 ? calloc((size_t)cnt, sizeof(float)) : NULL;

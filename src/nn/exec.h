@@ -15,4 +15,7 @@ fr_status fr__onnx_load(const char *path, fr__graph *g, fr_error *err);
 fr_status fr__tflite_load(const char *path, fr__graph *g, fr_error *err);
 fr_status fr__tfjs_load(const char *path, fr__graph *g, fr_error *err);
 
+/* Bytes of the session's activation arena under the current plan (tests). */
+size_t fr__session_arena_bytes(const fr_session *s);
+
 #endif
