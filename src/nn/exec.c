@@ -416,7 +416,14 @@ static fr_status plan(fr_session *s, fr_error *err) {
       s->tout[k].dtype = g->values[n->out[k]].dtype;
     }
     st = info->shape(n, s->tin, s->tout, err);
-    if (st) return st;
+    if (st) {
+      if (err) { /* shape functions do not know the file: name it */
+        char msg[sizeof err->msg];
+        memcpy(msg, err->msg, sizeof msg);
+        fr_error_set(err, st, "%s: %s", g->source, msg);
+      }
+      return st;
+    }
     for (int k = 0; k < n->n_out; k++) {
       ev *e = &s->v[n->out[k]];
       e->t.shape = s->tout[k].shape;
