@@ -437,7 +437,7 @@ static fr_status plan(fr_session *s, fr_error *err) {
       e->bytes = (size_t)cnt * dtype_size(e->t.dtype);
       e->kind = all_static ? VK_STATIC : VK_DYNAMIC;
       if (all_static) {
-        e->t.data = fr__arena_alloc(&s->plan_mem, e->bytes + 8);
+        e->t.data = fr__arena_alloc(&s->plan_mem, e->bytes + 64);
         if (!e->t.data) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
       }
     }
@@ -469,7 +469,7 @@ static fr_status plan(fr_session *s, fr_error *err) {
     const fr__node *n = &s->nodes[i];
     for (int k = 0; k < n->n_out; k++) {
       ev *e = &s->v[n->out[k]];
-      if (alloc_blk(&a, e->bytes + 8, &e->offset)) {
+      if (alloc_blk(&a, e->bytes + 64, &e->offset)) { /* slack: XNNPACK reads up to 16 B past the end */
         free(a.live);
         return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
       }
@@ -491,7 +491,7 @@ static fr_status plan(fr_session *s, fr_error *err) {
                         g->source, a.top >> 20);
   if (a.top > s->arena_size) {
     free(s->arena);
-    s->arena = aligned_alloc(64, (a.top + 63) & ~(size_t)63);
+    s->arena = aligned_alloc(64, (a.top + 64 + 63) & ~(size_t)63);
     if (!s->arena) {
       s->arena_size = 0;
       return fr_error_set(err, FR_ERR_NOMEM, "out of memory for %zu MiB of activations", a.top >> 20);

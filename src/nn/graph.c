@@ -150,7 +150,7 @@ fr_status fr__graph_add_const_uninit(fr__graph *g, const char *name, fr__dtype d
   int idx;
   fr_status st = fr__graph_add_value(g, name, dt, shape, &idx, err);
   if (st) return st;
-  void *data = fr__arena_alloc(&g->arena, (size_t)n * 8 / (dt == FR__F32 ? 2 : 1) + 8);
+  void *data = fr__arena_alloc(&g->arena, (size_t)n * (dt == FR__F32 ? 4 : 8) + 64); /* slack for SIMD over-reads */
   if (!data) return fr_error_set(err, FR_ERR_NOMEM, "%s: out of memory for '%s'", g->source, name);
   g->values[idx].data = data;
   if (data_out) *data_out = data;

@@ -448,7 +448,7 @@ static fr_status tensor_value(tfl_ctx *c, int32_t k, int *out) {
     int64_t n;
     st = check_const(c, t->fold_src >= 0 ? t->fold_src : k, &n);
     if (st) return st;
-    fr__dtype dt;
+    fr__dtype dt = FR__F32;
     ir_dtype(s->type, &dt);
     void *data;
     st = fr__graph_add_const_uninit(c->g, nm, dt, &s->shape, &data, &t->value, c->err);
@@ -696,7 +696,7 @@ static fr_status conv_op(tfl_ctx *c, const tfl_op *op, bool depthwise) {
   TRY(check_pos(c, "stride_h", sh, 1 << 16));
   TRY(check_pos(c, "dilation_w", dw, 1 << 16));
   TRY(check_pos(c, "dilation_h", dh, 1 << 16));
-  fr__pad_mode pm;
+  fr__pad_mode pm = FR__PAD_VALID;
   TRY(padding_mode(c, pad, &pm));
 
   int x, w, bias, out;
@@ -831,7 +831,7 @@ static fr_status pool_op(tfl_ctx *c, const tfl_op *op, fr__op irop) {
   TRY(check_pos(c, "stride_h", sh, 1 << 16));
   TRY(check_pos(c, "filter_width", fw, 1 << 16));
   TRY(check_pos(c, "filter_height", fh, 1 << 16));
-  fr__pad_mode pm;
+  fr__pad_mode pm = FR__PAD_VALID;
   TRY(padding_mode(c, pad, &pm));
   int x, out, main_out;
   TRY(op_in(c, op, 0, true, &x));
