@@ -29,7 +29,7 @@ static const bench_model models[] = {
     {"fr_liveness", "faceplugin/fr_liveness.onnx", 4, {1, 3, 128, 128}, "ort_bench.js"},
     {"fr_expression", "faceplugin/fr_expression.onnx", 4, {1, 3, 224, 224}, "ort_bench.js"},
     {"fr_pose", "faceplugin/fr_pose.onnx", 4, {1, 3, 224, 224}, "ort_bench.js"},
-    {"MobileFaceNet (batch 2)", "expo/MobileFaceNet.tflite", 4, {2, 112, 112, 3}, "tflite_bench.js"},
+    {"MobileFaceNet", "expo/MobileFaceNet.tflite", 4, {1, 112, 112, 3}, "tflite_bench.js"},
     {"onet", "expo/onet.tflite", 4, {1, 48, 48, 3}, "tflite_bench.js"},
     {"FaceAntiSpoofing", "expo/FaceAntiSpoofing.tflite", 4, {1, 256, 256, 3}, "tflite_bench.js"},
     {"faceres", "human/faceres.json", 4, {1, 224, 224, 3}, "tfjs_bench.js"},

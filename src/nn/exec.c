@@ -221,7 +221,7 @@ static void fuse(fr_session *s) {
   int *user = calloc((size_t)g->n_values + 1, sizeof(int));
   if (!uses || !user) goto out; /* fusion is optional */
   for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < s->nodes[i].n_in; k++) {
+    for (int k = 0; k < s->nodes[i].n_in && !s->disabled[i]; k++) {
       int v = s->nodes[i].in[k];
       if (v >= 0) {
         uses[v]++;
@@ -230,6 +230,7 @@ static void fuse(fr_session *s) {
     }
   for (int i = 0; i < g->n_nodes; i++) {
     fr__node *n = &s->nodes[i];
+    if (s->disabled[i]) continue;
     if (n->op != FR__OP_CONV2D && n->op != FR__OP_FULLY_CONNECTED) continue;
     int v = n->out[0];
     if (s->keep[v] || uses[v] != 1) continue;
@@ -257,6 +258,20 @@ static fr_status prepare(fr_session *s, fr_error *err) {
   release_backend(s);
   memcpy(s->nodes, g->nodes, sizeof(fr__node) * (size_t)g->n_nodes);
   memset(s->disabled, 0, sizeof(bool) * (size_t)g->n_nodes);
+  /* Only nodes that lead to a kept value run (rewrites leave bypassed nodes behind). */
+  bool *need = calloc((size_t)g->n_values + 1, sizeof(bool));
+  if (!need) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < g->n_values; i++) need[i] = s->keep[i];
+  for (int i = g->n_nodes - 1; i >= 0; i--) {
+    const fr__node *n = &g->nodes[i];
+    bool live = false;
+    for (int k = 0; k < n->n_out; k++) live |= need[n->out[k]];
+    s->disabled[i] = !live;
+    if (live)
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0) need[n->in[k]] = true;
+  }
+  free(need);
   fuse(s);
   for (int i = 0; i < g->n_nodes; i++) {
     if (s->disabled[i]) continue;

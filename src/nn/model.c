@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nn/exec.h"
+#include "nn/optimize.h"
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -36,6 +37,7 @@ fr_status fr_model_load(const char *path, const fr_model_options *opt, fr_model 
   if (strcmp(format, "tflite") == 0) st = fr__tflite_load(path, &m->g, err);
   else if (strcmp(format, "tfjs") == 0) st = fr__tfjs_load(path, &m->g, err);
   else st = fr__onnx_load(path, &m->g, err);
+  if (!st) st = fr__graph_optimize(&m->g, err);
   if (st) {
     fr__graph_free(&m->g);
     free(m);
