@@ -1,9 +1,10 @@
 /*
  * Executor: sessions, memory planning and inference.
  *
- * prepare (once per set of kept names): copy the graph's nodes, fuse
- *   CONV2D/FULLY_CONNECTED + RELU/CLIP where the intermediate is not observed,
- *   create backend (XNNPACK) operators with packed weights.
+ * prepare (once per set of kept names): select the nodes that lead to a kept
+ *   value (load-time rewrites in optimize.c leave bypassed nodes behind, which
+ *   run only when their outputs are asked for), create backend (XNNPACK)
+ *   operators with packed weights.
  * plan (once per input shape): shape inference in topological order; nodes
  *   whose inputs are all constant or plan-time known run here once ("static");
  *   the remaining ("dynamic") values get offsets in one arena by liveness
@@ -214,45 +215,6 @@ fr_status fr_session_keep(fr_session *s, const char *name, fr_error *err) {
   return FR_OK;
 }
 
-/* Fusion: CONV2D / FULLY_CONNECTED whose only consumer is RELU / CLIP. */
-static void fuse(fr_session *s) {
-  const fr__graph *g = s->g;
-  int *uses = calloc((size_t)g->n_values + 1, sizeof(int));
-  int *user = calloc((size_t)g->n_values + 1, sizeof(int));
-  if (!uses || !user) goto out; /* fusion is optional */
-  for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < s->nodes[i].n_in && !s->disabled[i]; k++) {
-      int v = s->nodes[i].in[k];
-      if (v >= 0) {
-        uses[v]++;
-        user[v] = i;
-      }
-    }
-  for (int i = 0; i < g->n_nodes; i++) {
-    fr__node *n = &s->nodes[i];
-    if (s->disabled[i]) continue;
-    if (n->op != FR__OP_CONV2D && n->op != FR__OP_FULLY_CONNECTED) continue;
-    int v = n->out[0];
-    if (s->keep[v] || uses[v] != 1) continue;
-    fr__node *c = &s->nodes[user[v]];
-    if ((c->op != FR__OP_RELU && c->op != FR__OP_CLIP) || c->in[0] != v || s->disabled[user[v]])
-      continue;
-    float lo = c->op == FR__OP_RELU ? 0.0f : c->a.clip.min;
-    float hi = c->op == FR__OP_RELU ? INFINITY : c->a.clip.max;
-    float *mn = n->op == FR__OP_CONV2D ? &n->a.conv.out_min : &n->a.fc.out_min;
-    float *mx = n->op == FR__OP_CONV2D ? &n->a.conv.out_max : &n->a.fc.out_max;
-    if (lo > *mn) *mn = lo;
-    if (hi < *mx) *mx = hi;
-    /* the node now writes the activation's output; out arrays live in the graph arena,
-     * so give the session node its own one-element copy */
-    n->out = &c->out[0];
-    s->disabled[user[v]] = true;
-  }
-out:
-  free(uses);
-  free(user);
-}
-
 static fr_status prepare(fr_session *s, fr_error *err) {
   const fr__graph *g = s->g;
   release_backend(s);
@@ -272,7 +234,6 @@ static fr_status prepare(fr_session *s, fr_error *err) {
         if (n->in[k] >= 0) need[n->in[k]] = true;
   }
   free(need);
-  fuse(s);
   for (int i = 0; i < g->n_nodes; i++) {
     if (s->disabled[i]) continue;
     fr_status st = fr__backend_create(g, &s->nodes[i], &s->bop[i], err);
@@ -702,6 +663,17 @@ fr_status fr_model_describe(const fr_model *m, const int64_t *shape, int rank, F
     }
     fprintf(f, "FLOPs:   %.1f M\nactivation memory: %.2f MiB\n", s->flops / 1e6,
             (double)s->arena_size / 1048576.0);
+    /* what actually runs per inference after rewrites and static evaluation */
+    int run_hist[FR__OP_COUNT] = {0}, n_run = 0, n_fast = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      if (s->disabled[i] || s->is_static[i]) continue;
+      run_hist[s->nodes[i].op]++;
+      n_run++;
+      n_fast += s->bop[i] != NULL;
+    }
+    fprintf(f, "executed per inference: %d nodes (%d on XNNPACK)\n", n_run, n_fast);
+    for (int op = 0; op < FR__OP_COUNT; op++)
+      if (run_hist[op]) fprintf(f, "  %-16s %d\n", fr__op_name((fr__op)op), run_hist[op]);
   }
   fr_session_free(s);
   return st;
