@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "facerec/nn.h"
+#include "nn/exec.h"
 
 #define FR_VERSION "0.1.0"
 
@@ -23,7 +24,7 @@ static const char *usage_main =
     "        Print a model's inputs, outputs, op histogram, parameter count and\n"
     "        FLOPs (at --shape, default the declared input shape).\n"
     "  model run MODEL --input FILE.f32 --shape D0,D1,... --output-dir DIR\n"
-    "            [--node NAME]... [--threads N]\n"
+    "            [--node NAME]... [--threads N] [--profile RUNS]\n"
     "        Run one inference. The input is raw little-endian float32 in the\n"
     "        model's own layout (NCHW for ONNX, NHWC for TFLite and TF.js).\n"
     "        Writes every model output and every --node output to DIR as raw\n"
@@ -31,6 +32,7 @@ static const char *usage_main =
     "        the node name with every character outside [A-Za-z0-9._-] replaced\n"
     "        by '_', plus '.f32'. Repeat --input/--shape for models with several\n"
     "        inputs. --threads N: worker threads (default: all cores).\n"
+    "        --profile RUNS: time every node over RUNS more runs (table on stderr).\n"
     "\n"
     "MODEL is an .onnx file, a .tflite file, or a TF.js model.json (weight shards\n"
     "beside it).\n"
@@ -142,7 +144,7 @@ static int write_tensor(const char *dir, const fr_tensor_view *tv) {
 static int cmd_model_run(int argc, char **argv) {
   const char *model_path = NULL, *outdir = NULL;
   const char *inputs[MAX_ARGS], *shapes[MAX_ARGS], *nodes[MAX_ARGS];
-  int n_inputs = 0, n_shapes = 0, n_nodes = 0, threads = 0;
+  int n_inputs = 0, n_shapes = 0, n_nodes = 0, threads = 0, profile = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     int has_val = i + 1 < argc;
@@ -155,6 +157,12 @@ static int cmd_model_run(int argc, char **argv) {
       shapes[n_shapes++] = argv[++i];
     } else if (strcmp(a, "--node") == 0 && has_val && n_nodes < MAX_ARGS) {
       nodes[n_nodes++] = argv[++i];
+    } else if (strcmp(a, "--profile") == 0 && has_val) {
+      profile = atoi(argv[++i]);
+      if (profile < 1 || profile > 100000) {
+        fprintf(stderr, "facerec: --profile takes a run count from 1 to 100000\n");
+        return 2;
+      }
     } else if (strcmp(a, "--output-dir") == 0 && has_val) {
       outdir = argv[++i];
     } else if (strcmp(a, "--threads") == 0 && has_val) {
@@ -234,6 +242,15 @@ static int cmd_model_run(int argc, char **argv) {
   if (fr_session_run(s, &err)) {
     fprintf(stderr, "facerec: %s\n", err.msg);
     goto out;
+  }
+  if (profile) { /* per-node timing over more runs, to stderr */
+    fr__session_profile_start(s);
+    for (int r = 0; r < profile; r++)
+      if (fr_session_run(s, &err)) {
+        fprintf(stderr, "facerec: %s\n", err.msg);
+        goto out;
+      }
+    fr__session_profile_print(s, stderr);
   }
   if (mkdir_p(outdir)) {
     fprintf(stderr, "facerec: cannot create %s: %s\n", outdir, strerror(errno));

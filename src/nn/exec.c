@@ -17,6 +17,7 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define FR__HAVE_MXCSR 1
@@ -94,6 +95,8 @@ struct fr_session {
   fr__shape *in_shape;
   bool *in_set;
   fr__shape *planned_shape;
+  double *prof_ms;       /* per node, accumulated when profiling (fr__session_profile) */
+  int prof_runs;
   /* scratch tensors for kernel calls */
   fr__tensor *tin, *tout;
   int max_in, max_out;
@@ -197,6 +200,7 @@ void fr_session_free(fr_session *s) {
   free(s->planned_shape);
   free(s->tin);
   free(s->tout);
+  free(s->prof_ms);
   free(s->arena);
   fr__arena_free(&s->plan_mem);
   free(s);
@@ -509,6 +513,8 @@ fr_status fr_session_run(fr_session *s, fr_error *err) {
   for (int i = 0; i < g->n_nodes; i++) {
     if (s->disabled[i] || s->is_static[i]) continue;
     const fr__node *n = &s->nodes[i];
+    struct timespec t0;
+    if (s->prof_ms) clock_gettime(CLOCK_MONOTONIC, &t0);
     if (s->bop[i]) {
       st = fr__backend_run(s->bop[i], s->pool, err);
     } else {
@@ -518,12 +524,43 @@ fr_status fr_session_run(fr_session *s, fr_error *err) {
         fr_error_set(err, st, "%s: node '%s' (%s) failed: %s", g->source, n->name,
                      fr__op_name(n->op), fr_strerror(st));
     }
+    if (s->prof_ms) {
+      struct timespec t1;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      s->prof_ms[i] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
     if (st) break;
   }
 #ifdef FR__HAVE_MXCSR
   _mm_setcsr(csr);
 #endif
+  if (s->prof_ms && !st) s->prof_runs++;
   return st;
+}
+
+fr_status fr__session_profile_start(fr_session *s) {
+  free(s->prof_ms);
+  s->prof_ms = calloc((size_t)s->g->n_nodes + 1, sizeof(double));
+  s->prof_runs = 0;
+  return s->prof_ms ? FR_OK : FR_ERR_NOMEM;
+}
+
+void fr__session_profile_print(const fr_session *s, FILE *f) {
+  if (!s->prof_ms || s->prof_runs == 0) return;
+  const fr__graph *g = s->g;
+  double total = 0;
+  for (int i = 0; i < g->n_nodes; i++) total += s->prof_ms[i];
+  fprintf(f, "%d runs, %.3f ms per run in nodes\n", s->prof_runs, total / s->prof_runs);
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    const fr__value *o = &g->values[n->out[0]];
+    char b[128];
+    fprintf(f, "%8.4f ms %5.1f%% %-3s %-15s %-40.40s %s\n", s->prof_ms[i] / s->prof_runs,
+            100.0 * s->prof_ms[i] / (total > 0 ? total : 1), s->bop[i] ? "xnn" : "ref",
+            fr__op_name(n->op), n->name, fr__shape_str(&s->v[n->out[0]].t.shape, b, sizeof b));
+    (void)o;
+  }
 }
 
 double fr_session_flops(const fr_session *s) { return s->flops; }

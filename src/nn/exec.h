@@ -18,4 +18,9 @@ fr_status fr__tfjs_load(const char *path, fr__graph *g, fr_error *err);
 /* Bytes of the session's activation arena under the current plan (tests). */
 size_t fr__session_arena_bytes(const fr_session *s);
 
+/* Per-node timing (bench and `facerec model run --profile`): start accumulating,
+ * run, then print a table of the nodes that ran. */
+fr_status fr__session_profile_start(fr_session *s);
+void fr__session_profile_print(const fr_session *s, FILE *f);
+
 #endif

@@ -764,6 +764,52 @@ TEST(transpose) {
   CHECK_STATUS(run(&t, in, out), FR_ERR_SHAPE);
 }
 
+/* Random shapes (with size-1 dims) and permutations against naive indexing: covers
+ * the blocked 2-D / NCHW<->NHWC fast paths and the generic strided path. */
+TEST(random_transpose_vs_naive) {
+  unsigned seed = 7;
+  int bad = 0;
+  for (int it = 0; it < 300; it++) {
+    int rank = 1 + (int)(fr_t_rand(&seed) % 5);
+    int64_t d[FR__MAX_DIMS];
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+      d[i] = (fr_t_rand(&seed) % 4 == 0) ? 1 : 1 + (int64_t)(fr_t_rand(&seed) % 19);
+      n *= d[i];
+    }
+    int perm[FR__MAX_DIMS];
+    for (int i = 0; i < rank; i++) perm[i] = i;
+    for (int i = rank - 1; i > 0; i--) {
+      int j = (int)(fr_t_rand(&seed) % (unsigned)(i + 1)), tmp = perm[i];
+      perm[i] = perm[j];
+      perm[j] = tmp;
+    }
+    float *x = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)i;
+    tnode t;
+    tn(&t, FR__OP_TRANSPOSE, 1, 1);
+    t.n.a.transpose.n = rank;
+    memcpy(t.n.a.transpose.perm, perm, sizeof(int) * (size_t)rank);
+    fr__tensor in[1] = {mk(FR__F32, x, rank, d)}, out[1];
+    CHECK_STATUS(run(&t, in, out), FR_OK);
+    int64_t ist[FR__MAX_DIMS], acc = 1, idx[FR__MAX_DIMS] = {0};
+    for (int i = rank - 1; i >= 0; i--) ist[i] = acc, acc *= d[i];
+    const float *o = out[0].data;
+    for (int64_t k = 0; k < n; k++) {
+      int64_t off = 0;
+      for (int i = 0; i < rank; i++) off += idx[i] * ist[perm[i]];
+      if (o[k] != x[off]) bad++;
+      for (int i = rank - 1; i >= 0; i--) {
+        if (++idx[i] < d[perm[i]]) break;
+        idx[i] = 0;
+      }
+    }
+    freeout(out, 1);
+    free(x);
+  }
+  CHECK_MSG(bad == 0, "%d elements wrong", bad);
+}
+
 TEST(concat_split) {
   tnode t;
   tn(&t, FR__OP_CONCAT, 3, 1);
@@ -1184,6 +1230,6 @@ RUN_TESTS(T(table_complete), T(resolve_pads_and_broadcast), T(conv_valid_bias),
           T(conv_same_stride2), T(conv_depthwise_multiplier), T(conv_grouped_dilated),
           T(conv_errors), T(pools), T(fully_connected), T(matmul), T(binary_broadcast),
           T(binary_i64_and_errors), T(unary_ops), T(prelu_select_cast_affine), T(softmax_axis1),
-          T(reductions), T(reshape), T(transpose), T(concat_split), T(slice), T(gather), T(pad),
+          T(reductions), T(reshape), T(transpose), T(random_transpose_vs_naive), T(concat_split), T(slice), T(gather), T(pad),
           T(resize_bilinear_modes), T(resize_nearest), T(depth_to_space_and_shape),
           T(hostile_shapes), T(random_broadcast_vs_naive), T(random_grouped_conv_vs_dense))

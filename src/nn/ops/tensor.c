@@ -170,15 +170,80 @@ static void strided_copy(char *dst, const char *src, size_t es, int rank, const 
   }
 }
 
+/* Batched 2-D transpose of 4-byte elements: out[b][j][i] = in[b][i][j], in blocks
+ * so that both sides stay in cache. */
+static void transpose2d_f32(uint32_t *dst, const uint32_t *src, int64_t batch, int64_t rows,
+                            int64_t cols) {
+  enum { BLK = 16 };
+  for (int64_t b = 0; b < batch; b++, src += rows * cols, dst += rows * cols)
+    for (int64_t i0 = 0; i0 < rows; i0 += BLK)
+      for (int64_t j0 = 0; j0 < cols; j0 += BLK) {
+        int64_t i1 = i0 + BLK < rows ? i0 + BLK : rows, j1 = j0 + BLK < cols ? j0 + BLK : cols;
+        for (int64_t j = j0; j < j1; j++)
+          for (int64_t i = i0; i < i1; i++) dst[j * rows + i] = src[i * cols + j];
+      }
+}
+
+/* Collapses the permutation: merges input dims that stay adjacent and in order
+ * in the output and drops size-1 dims. Returns the reduced rank, with reduced
+ * input dims rd[] and reduced perm rp[]. */
+static int reduce_perm(const fr__shape *x, const int *perm, int64_t *rd, int *rp) {
+  int keep[FR__MAX_DIMS], nk = 0; /* output order of input dims with size > 1 */
+  for (int i = 0; i < x->rank; i++)
+    if (x->d[perm[i]] != 1) keep[nk++] = perm[i];
+  /* group runs of consecutive input dims */
+  int group_of[FR__MAX_DIMS], ng = 0, start[FR__MAX_DIMS];
+  for (int i = 0; i < nk; i++) {
+    if (i > 0 && keep[i] == keep[i - 1] + 1) {
+      group_of[i] = ng - 1;
+    } else {
+      start[ng] = keep[i];
+      group_of[i] = ng++;
+    }
+  }
+  /* reduced input dims: groups ordered by their first input dim */
+  int order[FR__MAX_DIMS];
+  for (int gi = 0; gi < ng; gi++) order[gi] = gi;
+  for (int a = 1; a < ng; a++)
+    for (int b = a; b > 0 && start[order[b]] < start[order[b - 1]]; b--) {
+      int t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  int pos_of_group[FR__MAX_DIMS];
+  for (int k = 0; k < ng; k++) {
+    pos_of_group[order[k]] = k;
+    rd[k] = 1;
+  }
+  for (int i = 0; i < nk; i++) rd[pos_of_group[group_of[i]]] *= x->d[keep[i]];
+  for (int gi = 0; gi < ng; gi++) rp[gi] = pos_of_group[gi];
+  return ng;
+}
+
 fr_status fr__ops_transpose_ref(const fr__node *n, const fr__tensor *in, fr__tensor *out) {
   int perm[FR__MAX_DIMS];
   if (transpose_perm(n, in, perm, NULL)) return FR_ERR_SHAPE;
   if (fr__ops_elems(&out->shape) <= 0) return FR_OK;
+  size_t es = fr__ops_esize(out->dtype);
+  int64_t rd[FR__MAX_DIMS];
+  int rp[FR__MAX_DIMS];
+  int rr = reduce_perm(&in[0].shape, perm, rd, rp);
+  if (rr <= 1) { /* a pure copy */
+    memcpy(out->data, in[0].data, (size_t)fr__ops_elems(&out->shape) * es);
+    return FR_OK;
+  }
+  if (es == 4 && rr == 2 && rp[0] == 1 && rp[1] == 0) {
+    transpose2d_f32(out->data, in[0].data, 1, rd[0], rd[1]);
+    return FR_OK;
+  }
+  if (es == 4 && rr == 3 && rp[0] == 0 && rp[1] == 2 && rp[2] == 1) { /* NCHW <-> NHWC */
+    transpose2d_f32(out->data, in[0].data, rd[0], rd[1], rd[2]);
+    return FR_OK;
+  }
   int64_t ist[FR__MAX_DIMS], st[FR__MAX_DIMS];
   fr__ops_strides(&in[0].shape, ist);
   for (int i = 0; i < out->shape.rank; i++) st[i] = ist[perm[i]];
-  strided_copy(out->data, in[0].data, fr__ops_esize(out->dtype), out->shape.rank, out->shape.d,
-               st);
+  strided_copy(out->data, in[0].data, es, out->shape.rank, out->shape.d, st);
   return FR_OK;
 }
 
