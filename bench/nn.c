@@ -24,20 +24,20 @@ typedef struct bench_model {
 } bench_model;
 
 static const bench_model models[] = {
-    {"fr_feature", "faceplugin/fr_feature.onnx", 4, {1, 3, 112, 112}, "ort_bench.js"},
-    {"fr_detect 320x240", "faceplugin/fr_detect.onnx", 4, {1, 3, 240, 320}, "ort_bench.js"},
-    {"fr_landmark", "faceplugin/fr_landmark.onnx", 4, {1, 1, 64, 64}, "ort_bench.js"},
-    {"fr_liveness", "faceplugin/fr_liveness.onnx", 4, {1, 3, 128, 128}, "ort_bench.js"},
-    {"fr_expression", "faceplugin/fr_expression.onnx", 4, {1, 3, 224, 224}, "ort_bench.js"},
-    {"fr_pose", "faceplugin/fr_pose.onnx", 4, {1, 3, 224, 224}, "ort_bench.js"},
+    {"fr_feature", "faceplugin/fr_feature.onnx", 4, {1, 3, 112, 112}, "ort_bench.js", NULL},
+    {"fr_detect 320x240", "faceplugin/fr_detect.onnx", 4, {1, 3, 240, 320}, "ort_bench.js", NULL},
+    {"fr_landmark", "faceplugin/fr_landmark.onnx", 4, {1, 1, 64, 64}, "ort_bench.js", NULL},
+    {"fr_liveness", "faceplugin/fr_liveness.onnx", 4, {1, 3, 128, 128}, "ort_bench.js", NULL},
+    {"fr_expression", "faceplugin/fr_expression.onnx", 4, {1, 3, 224, 224}, "ort_bench.js", NULL},
+    {"fr_pose", "faceplugin/fr_pose.onnx", 4, {1, 3, 224, 224}, "ort_bench.js", NULL},
     {"MobileFaceNet", "expo/MobileFaceNet.tflite", 4, {1, 112, 112, 3}, "tflite_bench.js",
      "--patch MobileFaceNet/Logits/SpatialSqueeze_shape=1,192"}, /* batch-1 copy */
-    {"onet", "expo/onet.tflite", 4, {1, 48, 48, 3}, "tflite_bench.js"},
-    {"FaceAntiSpoofing", "expo/FaceAntiSpoofing.tflite", 4, {1, 256, 256, 3}, "tflite_bench.js"},
-    {"faceres", "human/faceres.json", 4, {1, 224, 224, 3}, "tfjs_bench.js"},
-    {"blazeface-back", "human/blazeface-back.json", 4, {1, 256, 256, 3}, "tfjs_bench.js"},
-    {"facemesh", "human/facemesh.json", 4, {1, 192, 192, 3}, "tfjs_bench.js"},
-    {"mobilefacenet (human)", "human/mobilefacenet.json", 4, {1, 112, 112, 3}, "tfjs_bench.js"},
+    {"onet", "expo/onet.tflite", 4, {1, 48, 48, 3}, "tflite_bench.js", NULL},
+    {"FaceAntiSpoofing", "expo/FaceAntiSpoofing.tflite", 4, {1, 256, 256, 3}, "tflite_bench.js", NULL},
+    {"faceres", "human/faceres.json", 4, {1, 224, 224, 3}, "tfjs_bench.js", NULL},
+    {"blazeface-back", "human/blazeface-back.json", 4, {1, 256, 256, 3}, "tfjs_bench.js", NULL},
+    {"facemesh", "human/facemesh.json", 4, {1, 192, 192, 3}, "tfjs_bench.js", NULL},
+    {"mobilefacenet (human)", "human/mobilefacenet.json", 4, {1, 112, 112, 3}, "tfjs_bench.js", NULL},
 };
 
 static double now_ms(void) {

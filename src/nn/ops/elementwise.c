@@ -494,9 +494,9 @@ fr_status fr__ops_affine_ref(const fr__node *n, const fr__tensor *in, fr__tensor
   int64_t outer = 1, inner = 1, C = s->d[ax];
   for (int i = 0; i < ax; i++) outer *= s->d[i];
   for (int i = ax + 1; i < s->rank; i++) inner *= s->d[i];
-  const float *x = in[0].data, *sc = in[1].data;
-  const float *sh = fr__ops_present(n, in, 2) ? in[2].data : NULL;
-  float *y = out->data;
+  const float *restrict x = in[0].data, *restrict sc = in[1].data;
+  const float *restrict sh = fr__ops_present(n, in, 2) ? in[2].data : NULL;
+  float *restrict y = out->data;
   for (int64_t o = 0; o < outer; o++) {
     if (inner == 1) {
       const float *xr = x + o * C;
