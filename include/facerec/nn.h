@@ -51,7 +51,10 @@ typedef struct fr_tensor_view {
 } fr_tensor_view;
 
 typedef struct fr_model_options {
-  int reserved; /* none yet; pass NULL */
+  /* Non-zero: the height and width of 4-D inputs may differ from the file's
+   * declared ones (fully convolutional use of a network, e.g. running a
+   * detector's backbone at several scales and decoding its raw heads yourself). */
+  int dynamic_hw;
 } fr_model_options;
 
 /* Loads a model; the format comes from the file's content and name:
@@ -93,6 +96,13 @@ void fr_session_free(fr_session *s);
  * called before the first run (or forces a re-plan). FR_ERR_NOT_FOUND if the
  * model has no such value. */
 fr_status fr_session_keep(fr_session *s, const char *name, fr_error *err);
+
+/* Makes the session compute exactly these values (names as in the model)
+ * instead of the model's outputs: only the nodes they depend on run, so a
+ * network can be cut (e.g. before a decoding tail that only works at one input
+ * size). Afterwards read them with fr_session_get(); fr_session_output() then
+ * works only for outputs that are in the list. */
+fr_status fr_session_select(fr_session *s, const char *const *names, int n, fr_error *err);
 
 /* Copies input i (float32, model layout) into the session. The shape may differ
  * from the previous run (the session re-plans); dims must match the declared

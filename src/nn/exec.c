@@ -219,6 +219,26 @@ fr_status fr_session_keep(fr_session *s, const char *name, fr_error *err) {
   return FR_OK;
 }
 
+fr_status fr_session_select(fr_session *s, const char *const *names, int n, fr_error *err) {
+  const fr__graph *g = s->g;
+  int *idx = calloc((size_t)n + 1, sizeof(int));
+  if (!idx) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    idx[i] = fr__graph_find(g, names[i]);
+    if (idx[i] < 0) {
+      free(idx);
+      return fr_error_set(err, FR_ERR_NOT_FOUND, "%s: no tensor named '%s' in the model", g->source,
+                          names[i]);
+    }
+  }
+  memset(s->keep, 0, sizeof(bool) * (size_t)g->n_values);
+  for (int i = 0; i < n; i++) s->keep[idx[i]] = true;
+  free(idx);
+  s->prepared = false;
+  s->planned = false;
+  return FR_OK;
+}
+
 static fr_status prepare(fr_session *s, fr_error *err) {
   const fr__graph *g = s->g;
   release_backend(s);

@@ -12,7 +12,6 @@ static bool ends_with(const char *s, const char *suffix) {
 
 fr_status fr_model_load(const char *path, const fr_model_options *opt, fr_model **out,
                         fr_error *err) {
-  (void)opt;
   *out = NULL;
   if (!path || !*path) return fr_error_set(err, FR_ERR_INVALID_ARG, "no model path given");
   FILE *f = fopen(path, "rb");
@@ -38,6 +37,14 @@ fr_status fr_model_load(const char *path, const fr_model_options *opt, fr_model 
   else if (strcmp(format, "tfjs") == 0) st = fr__tfjs_load(path, &m->g, err);
   else st = fr__onnx_load(path, &m->g, err);
   if (!st) st = fr__graph_optimize(&m->g, err);
+  if (!st && opt && opt->dynamic_hw) {
+    /* spatial dims of 4-D inputs, in the model's layout */
+    int h = strcmp(format, "onnx") == 0 ? 2 : 1;
+    for (int i = 0; i < m->g.n_inputs; i++) {
+      fr__value *v = &m->g.values[m->g.inputs[i]];
+      if (v->shape.rank == 4) v->shape.d[h] = v->shape.d[h + 1] = -1;
+    }
+  }
   if (st) {
     fr__graph_free(&m->g);
     free(m);

@@ -209,5 +209,52 @@ TEST(model_load_errors) {
   CHECK(strcmp(fr_status_code((fr_status)999), "internal_error") == 0);
 }
 
-RUN_TESTS(T(builder_rejects_bad_graphs), T(plan_reuses_memory_and_replans),
+/* A detector run fully convolutionally: dynamic H/W and a cut before the
+ * size-specific decoding tail. fr_detect's raw heads at 480x640: feature maps
+ * 60x80, 30x40, 15x20, 8x10 with 3, 2, 2, 3 anchors = 17640 (4420 at 240x320). */
+TEST(dynamic_hw_and_select) {
+  char path[2048];
+  snprintf(path, sizeof path, "%s/models/faceplugin/fr_detect.onnx", fr_t_env("FR_SOURCE_DIR", "."));
+  fr_model *m;
+  fr_error err;
+  fr_model_options opt = {.dynamic_hw = 1};
+  CHECK_STATUS(fr_model_load(path, &opt, &m, &err), FR_OK);
+  if (!m) return;
+  int rank;
+  int64_t d[FR_MAX_DIMS];
+  fr_model_input(m, 0, &rank, d);
+  CHECK(rank == 4 && d[1] == 3 && d[2] == -1 && d[3] == -1);
+  fr_session *s;
+  CHECK_STATUS(fr_session_create(m, NULL, &s, &err), FR_OK);
+  const char *heads[2] = {"461", "462"};
+  CHECK_STATUS(fr_session_select(s, heads, 2, &err), FR_OK);
+  const char *bad[1] = {"no_such"};
+  CHECK_STATUS(fr_session_select(s, bad, 1, &err), FR_ERR_NOT_FOUND);
+  CHECK_STATUS(fr_session_select(s, heads, 2, &err), FR_OK);
+  int64_t shp[4] = {1, 3, 480, 640};
+  float *in = calloc(3 * 480 * 640, sizeof(float));
+  CHECK_STATUS(fr_session_set_input(s, 0, in, shp, 4, &err), FR_OK);
+  CHECK_STATUS(fr_session_run(s, &err), FR_OK);
+  fr_tensor_view lg, rg;
+  CHECK_STATUS(fr_session_get(s, "461", &lg, &err), FR_OK);
+  CHECK_STATUS(fr_session_get(s, "462", &rg, &err), FR_OK);
+  CHECK_MSG(lg.rank == 3 && lg.shape[1] == 17640 && lg.shape[2] == 2, "%d %lld %lld", lg.rank, (long long)lg.shape[1], (long long)lg.shape[2]);
+  CHECK(rg.rank == 3 && rg.shape[1] == 17640 && rg.shape[2] == 4);
+  /* the decoded outputs were not computed */
+  fr_tensor_view o;
+  CHECK_STATUS(fr_session_output(s, 0, &o, &err), FR_ERR_INVALID_ARG);
+  /* without dynamic_hw the declared size is enforced */
+  fr_model *m2;
+  CHECK_STATUS(fr_model_load(path, NULL, &m2, &err), FR_OK);
+  fr_session *s2;
+  CHECK_STATUS(fr_session_create(m2, NULL, &s2, &err), FR_OK);
+  CHECK_STATUS(fr_session_set_input(s2, 0, in, shp, 4, &err), FR_ERR_SHAPE);
+  free(in);
+  fr_session_free(s2);
+  fr_model_free(m2);
+  fr_session_free(s);
+  fr_model_free(m);
+}
+
+RUN_TESTS(T(dynamic_hw_and_select), T(builder_rejects_bad_graphs), T(plan_reuses_memory_and_replans),
           T(static_subgraph_keep_and_layout), T(model_load_errors))
