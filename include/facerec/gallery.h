@@ -1,0 +1,119 @@
+/*
+ * facerec gallery: enrolled subjects and their faces (embeddings), persisted in
+ * SQLite (WAL) by default, with an in-memory index for exact search.
+ *
+ * A gallery is opened for one recognizer (model id + embedding size). Faces made
+ * by another model are never mixed in: they stay in the file but are invisible
+ * (and counted in fr_gallery_stats.other_model_faces) until re-embedded.
+ *
+ *     fr_gallery *g; fr_error err;
+ *     if (fr_gallery_open("facerec.db", fr_engine_model_id(e), fr_engine_embed_dim(e), &g, &err)) ...
+ *     fr_gallery_face_in f = {.subject = "alice", .source = "alice/1.jpg", .embedding = emb, ...};
+ *     fr_gallery_face out; bool existed;
+ *     fr_gallery_add(g, &f, &out, &existed, &err);
+ *     fr_gallery_match m[5]; int n;
+ *     fr_gallery_search(g, query, 5, m, &n, &err);   // best face per subject, best first
+ *     fr_gallery_close(g);
+ *
+ * Thread safety: one fr_gallery may be used from several threads; searches
+ * run concurrently and block on writers only briefly (the index is swapped, not
+ * rebuilt, under the lock). An add acknowledged with FR_OK is durable (committed).
+ */
+#ifndef FACEREC_GALLERY_H
+#define FACEREC_GALLERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "facerec/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FR_NAME_MAX 256      /* subject name bytes, UTF-8, without NUL */
+#define FR_IMAGE_ID_LEN 36   /* UUID text */
+
+typedef struct fr_gallery fr_gallery;
+
+typedef struct fr_gallery_face_in {
+  const char *subject;          /* created if missing */
+  const char *source;           /* file name or label the face came from (may be NULL) */
+  const uint8_t *source_hash;   /* 32-byte SHA-256 of the source bytes, or NULL */
+  int face_index;               /* which face of that source (0 for single-face enrollment) */
+  float box[4];                 /* x, y, w, h in source pixels */
+  const float *embedding;       /* dim floats, L2-normalized */
+  const uint8_t *thumb_jpeg;    /* aligned face JPEG (may be NULL) */
+  size_t thumb_len;
+} fr_gallery_face_in;
+
+typedef struct fr_gallery_face {
+  int64_t id;
+  char image_id[FR_IMAGE_ID_LEN + 1]; /* stable public id (UUID v4) */
+  char subject[FR_NAME_MAX + 1];
+  char source[FR_NAME_MAX + 1];
+  float box[4];
+  int64_t created_unix;
+} fr_gallery_face;
+
+typedef struct fr_gallery_match {
+  char subject[FR_NAME_MAX + 1];
+  char image_id[FR_IMAGE_ID_LEN + 1]; /* the best-matching face of that subject */
+  float similarity;
+} fr_gallery_match;
+
+typedef struct fr_gallery_stats {
+  int64_t subjects, faces, other_model_faces;
+} fr_gallery_stats;
+
+/* Opens (creating if needed) the gallery file; path ":memory:" for a private
+ * in-memory gallery. Loads the index of faces made by model_id. */
+fr_status fr_gallery_open(const char *path, const char *model_id, int dim, fr_gallery **out,
+                          fr_error *err);
+void fr_gallery_close(fr_gallery *g);
+
+/* Adds a face. Idempotent: the same (subject, source_hash, face_index) adds
+ * nothing and returns the existing face with *existed = true. Subject names:
+ * 1..FR_NAME_MAX bytes of valid UTF-8 without control characters (else FR_ERR_INVALID_ARG). */
+fr_status fr_gallery_add(fr_gallery *g, const fr_gallery_face_in *in, fr_gallery_face *out,
+                         bool *existed, fr_error *err);
+
+/* Top subjects by their best face's cosine similarity, best first; at most k. */
+fr_status fr_gallery_search(fr_gallery *g, const float *embedding, int k, fr_gallery_match *out,
+                            int *n, fr_error *err);
+/* Similarity of the query to one face (FR_ERR_NOT_FOUND if no such face). */
+fr_status fr_gallery_similarity(fr_gallery *g, const char *image_id, const float *embedding,
+                                float *similarity, fr_error *err);
+
+/* Subjects. The list callbacks stop early when they return non-zero. */
+fr_status fr_gallery_subject_add(fr_gallery *g, const char *name, bool *existed, fr_error *err);
+fr_status fr_gallery_subjects(fr_gallery *g, int (*cb)(void *ctx, const char *name, int64_t faces),
+                              void *ctx, fr_error *err);
+fr_status fr_gallery_subject_rename(fr_gallery *g, const char *old_name, const char *new_name,
+                                    fr_error *err); /* FR_ERR_NOT_FOUND; FR_ERR_INVALID_ARG if new exists */
+/* Deletes a subject and its faces; *deleted_faces (may be NULL) = how many. */
+fr_status fr_gallery_subject_delete(fr_gallery *g, const char *name, int64_t *deleted_faces,
+                                    fr_error *err);
+
+/* Faces: list (subject NULL = all; paging by offset/limit, ordered by id), get, delete. */
+fr_status fr_gallery_faces(fr_gallery *g, const char *subject, int64_t offset, int64_t limit,
+                           int (*cb)(void *ctx, const fr_gallery_face *f), void *ctx,
+                           int64_t *total, fr_error *err);
+fr_status fr_gallery_face_get(fr_gallery *g, const char *image_id, fr_gallery_face *out,
+                              fr_error *err);
+/* The stored thumbnail (malloc'ed; caller frees). */
+fr_status fr_gallery_face_thumb(fr_gallery *g, const char *image_id, uint8_t **jpeg, size_t *len,
+                                fr_error *err);
+fr_status fr_gallery_face_delete(fr_gallery *g, const char *image_id, fr_gallery_face *deleted,
+                                 fr_error *err);
+
+fr_status fr_gallery_stats_get(fr_gallery *g, fr_gallery_stats *st, fr_error *err);
+
+/* SHA-256 (for source_hash). */
+void fr_sha256(const void *data, size_t len, uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
