@@ -75,34 +75,46 @@ void fr_gallery_close(fr_gallery *g);
 
 /* Adds a face. Idempotent: the same (subject, source_hash, face_index) adds
  * nothing and returns the existing face with *existed = true. Subject names:
- * 1..FR_NAME_MAX bytes of valid UTF-8 without control characters (else FR_ERR_INVALID_ARG). */
+ * 1..FR_NAME_MAX bytes of valid UTF-8 without control characters (else FR_ERR_INVALID_ARG).
+ * The embedding must be finite and non-zero; it is stored scaled to unit length.
+ * If that key holds a face made by ANOTHER model, the face is re-embedded in
+ * place (same image_id; embedding, model, box, thumb and source replaced) and
+ * *existed = false. source (may be NULL) follows the name rules but may be empty;
+ * thumb_len is capped at 4 MiB (FR_ERR_TOO_LARGE). existed may be NULL. */
 fr_status fr_gallery_add(fr_gallery *g, const fr_gallery_face_in *in, fr_gallery_face *out,
                          bool *existed, fr_error *err);
 
-/* Top subjects by their best face's cosine similarity, best first; at most k. */
+/* Top subjects by their best face's cosine similarity, best first; at most k
+ * (k = 0: *n = 0; out may be NULL then). Ties go to the face stored first. */
 fr_status fr_gallery_search(fr_gallery *g, const float *embedding, int k, fr_gallery_match *out,
                             int *n, fr_error *err);
 /* Similarity of the query to one face (FR_ERR_NOT_FOUND if no such face). */
 fr_status fr_gallery_similarity(fr_gallery *g, const char *image_id, const float *embedding,
                                 float *similarity, fr_error *err);
 
-/* Subjects. The list callbacks stop early when they return non-zero. */
+/* Subjects. The list callbacks stop early when they return non-zero; they run
+ * while the gallery's store lock is held, so they must not call into the gallery.
+ * fr_gallery_subjects lists by name, with each subject's count of this model's faces. */
 fr_status fr_gallery_subject_add(fr_gallery *g, const char *name, bool *existed, fr_error *err);
 fr_status fr_gallery_subjects(fr_gallery *g, int (*cb)(void *ctx, const char *name, int64_t faces),
                               void *ctx, fr_error *err);
 fr_status fr_gallery_subject_rename(fr_gallery *g, const char *old_name, const char *new_name,
                                     fr_error *err); /* FR_ERR_NOT_FOUND; FR_ERR_INVALID_ARG if new exists */
-/* Deletes a subject and its faces; *deleted_faces (may be NULL) = how many. */
+/* Deletes a subject and its faces (of every model); *deleted_faces (may be NULL) = how many. */
 fr_status fr_gallery_subject_delete(fr_gallery *g, const char *name, int64_t *deleted_faces,
                                     fr_error *err);
 
-/* Faces: list (subject NULL = all; paging by offset/limit, ordered by id), get, delete. */
+/* Faces: list (subject NULL = all; paging by offset/limit, ordered by id), get, delete.
+ * Only this model's faces are visible. Listing an unknown subject is FR_ERR_NOT_FOUND;
+ * limit < 0 = no limit; *total (may be NULL) counts all matching faces, cb may be NULL.
+ * image_id: any case; an id that is not a UUID is simply FR_ERR_NOT_FOUND. */
 fr_status fr_gallery_faces(fr_gallery *g, const char *subject, int64_t offset, int64_t limit,
                            int (*cb)(void *ctx, const fr_gallery_face *f), void *ctx,
                            int64_t *total, fr_error *err);
 fr_status fr_gallery_face_get(fr_gallery *g, const char *image_id, fr_gallery_face *out,
                               fr_error *err);
-/* The stored thumbnail (malloc'ed; caller frees). */
+/* The stored thumbnail (malloc'ed; caller frees). *jpeg = NULL, *len = 0 when
+ * the face has none. */
 fr_status fr_gallery_face_thumb(fr_gallery *g, const char *image_id, uint8_t **jpeg, size_t *len,
                                 fr_error *err);
 fr_status fr_gallery_face_delete(fr_gallery *g, const char *image_id, fr_gallery_face *deleted,
