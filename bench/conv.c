@@ -13,6 +13,11 @@
  * = OMP, links libgomp): its thread count is omp_set_num_threads() on the
  * calling thread, set before creating and before running each primitive.
  *
+ * The "xnn" column is the backend with oneDNN switched off (FR_DNNL=off), the
+ * "dnnl" column oneDNN set up here; "rule" says whether the backend's rule
+ * (fr__dnnl_conv_rule, src/nn/dnnl_backend.h) sends the shape to oneDNN at
+ * that thread count.
+ *
  * usage: bench_conv [--runs N] [--threads 1|2|12] [--models DIR] [FILTER...]
  * FILTER matches the model name. Prints Markdown tables. Never asserts; a
  * difference between the two outputs larger than the golden tolerance is
@@ -30,6 +35,7 @@
 
 #include "facerec/nn.h"
 #include "nn/backend.h"
+#include "nn/dnnl_backend.h"
 #include "nn/exec.h"
 
 typedef struct bmodel {
@@ -218,9 +224,11 @@ static int xnn_make(xrun *r, const cshape *c, const float *wt, const float *bias
     fprintf(stderr, "bench_conv: backend declined the conv\n");
     return -1;
   }
-  fr__tensor ti = {.dtype = FR__F32, .shape = xs, .data = (void *)x};
+  fr__tensor ti[3] = {{.dtype = FR__F32, .shape = xs, .data = (void *)x},
+                      {.dtype = FR__F32, .shape = ws, .data = r->g.values[in[1]].data},
+                      {.dtype = FR__F32, .shape = bs, .data = r->g.values[in[2]].data}};
   fr__tensor to = {.dtype = FR__F32, .shape = ys, .data = y};
-  if (fr__backend_setup(r->op, &r->g.nodes[ni], &ti, &to, pool, &err)) goto fail;
+  if (fr__backend_setup(r->op, &r->g.nodes[ni], ti, &to, pool, &err)) goto fail;
   return 0;
 fail:
   fprintf(stderr, "bench_conv: backend: %s\n", err.msg);
@@ -413,6 +421,7 @@ int main(int argc, char **argv) {
     else if (nf < 16) filters[nf++] = argv[i];
   }
   if (runs < 30) runs = 30;
+  setenv("FR_DNNL", "off", 1); /* the backend column: our kernels only */
   fr_error err;
   if (fr__backend_init(&err)) {
     fprintf(stderr, "bench_conv: %s\n", err.msg);
@@ -430,8 +439,8 @@ int main(int argc, char **argv) {
   for (int t = 1; t <= 2; t++) {
     if (!(tsel == 12 || tsel == t)) continue;
     printf("threads=%d\n\n| # | kind | in NHWC | out C | k | s | g | clamp | n | models | MFLOP "
-           "| xnn ms | dnnl ms | dnnl/xnn | oneDNN impl |\n"
-           "|---|---|---|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---|\n", t);
+           "| xnn ms | dnnl ms | dnnl/xnn | rule | oneDNN impl |\n"
+           "|---|---|---|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|\n", t);
     double sx = 0, sd = 0;
     for (int i = 0; i < n_shapes; i++) {
       const cshape *c = &shapes[i];
@@ -441,14 +450,20 @@ int main(int argc, char **argv) {
         continue;
       }
       sx += r.xms * c->count, sd += r.dms * c->count;
+      fr__dnnl_conv_params p = {.n = c->n, .h = c->h, .w = c->w, .cin = c->cin,
+                                .cout = c->cout, .oh = c->oh, .ow = c->ow, .kh = c->kh,
+                                .kw = c->kw, .sh = c->sh, .sw = c->sw, .dh = c->dh, .dw = c->dw,
+                                .groups = c->groups};
+      bool rule = fr__dnnl_conv_rule(&p, t);
       char clamp[32] = "-";
       if (c->lo == 0 && c->hi == INFINITY) snprintf(clamp, sizeof clamp, "relu");
       else if (c->lo > -INFINITY || c->hi < INFINITY) snprintf(clamp, sizeof clamp, "clip");
       printf("| %d | %s | %lldx%lldx%lldx%lld | %lld | %dx%d | %dx%d | %d | %s | %d | %s | %.2f | "
-             "%.4f | %.4f | %.2f%s | %s |\n",
+             "%.4f | %.4f | %.2f%s | %s | %s |\n",
              i, kind_str(c), (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->cin,
              (long long)c->cout, c->kh, c->kw, c->sh, c->sw, c->groups, clamp, c->count, c->where,
-             mflop(c), r.xms, r.dms, r.dms / r.xms, r.diff ? " DIFF" : "", r.impl);
+             mflop(c), r.xms, r.dms, r.dms / r.xms, r.diff ? " DIFF" : "", rule ? "dnnl" : "-",
+             r.impl);
       fflush(stdout);
     }
     printf("\nsum over all conv nodes (x occurrences): xnn %.3f ms, dnnl %.3f ms\n\n", sx, sd);

@@ -10,7 +10,11 @@
  *                    when they change, so SAME_* is exact for every size).
  *                    Depthwise 3x3 with multiplier 1 and dilation 1 runs on
  *                    our own AVX2 / AVX-512 kernel (dw3x3.c): 2x faster than
- *                    this XNNPACK's at 16-32 channels.
+ *                    this XNNPACK's at 16-32 channels. In single-threaded
+ *                    sessions, dense convolutions with >= 32 output channels
+ *                    and depthwise ones with >= 64 channels run on oneDNN
+ *                    (dnnl_backend.c, which states the measured rule): the
+ *                    primitive is made per input shape at setup.
  *   FULLY_CONNECTED  constant w[N,K] / bias; batch = product of leading dims.
  *   MAXPOOL2D        any padding, ceil_mode (emulated by extra end padding,
  *                    which max pooling ignores).
@@ -48,6 +52,7 @@
 #endif
 
 #include "nn/backend.h"
+#include "nn/dnnl_backend.h"
 #include "nn/dw3x3.h"
 
 #define XB_MAX_IN 4
@@ -72,6 +77,8 @@ typedef enum xb_kind {
 typedef struct xb_key {
   size_t channels;
   uint32_t pt, pr, pb, pl;
+  bool dnnl;             /* CONV2D on oneDNN, for input [n, h, w, C] */
+  int64_t n, h, w;
 } xb_key;
 
 struct fr__backend_op {
@@ -97,6 +104,11 @@ struct fr__backend_op {
   /* XB_DW3 */
   float *dw_packed;
   fr__dw3x3 dwk;
+  /* CONV2D on oneDNN (XB_CONV or XB_DW3 with key.dnnl); NULL when oneDNN
+   * declined the parameters (our kernels run) */
+  fr__dnnl_conv *dn;
+  const float *dn_x;
+  float *dn_y;
 
   /* setup results */
   bool empty;            /* nothing to compute for this plan */
@@ -173,16 +185,47 @@ static int64_t xb_elems(const fr__tensor *t) {
 
 /* ---------------------------------------------------------------- build */
 
+/* oneDNN parameters of a CONV2D op for key k (k->n, h, w set). */
+static fr__dnnl_conv_params xb_dnnl_params(const fr__backend_op *op, const xb_key *k) {
+  fr__dnnl_conv_params p = {0};
+  int64_t ekh = (int64_t)(op->kh - 1) * op->dh + 1, ekw = (int64_t)(op->kw - 1) * op->dw + 1;
+  p.n = k->n, p.h = k->h, p.w = k->w;
+  p.cin = (int64_t)op->cin, p.cout = (int64_t)op->cout;
+  p.oh = (k->h + k->pt + k->pb - ekh) / op->sh + 1;
+  p.ow = (k->w + k->pl + k->pr - ekw) / op->sw + 1;
+  p.kh = (int)op->kh, p.kw = (int)op->kw, p.sh = (int)op->sh, p.sw = (int)op->sw;
+  p.dh = (int)op->dh, p.dw = (int)op->dw, p.groups = (int)op->groups;
+  p.pt = (int)k->pt, p.pl = (int)k->pl, p.pb = (int)k->pb, p.pr = (int)k->pr;
+  p.lo = op->out_min, p.hi = op->out_max;
+  p.weights = op->w;
+  p.bias = op->bias;
+  return p;
+}
+
 /* (Re)creates op->xop for key k. On failure op->xop is NULL. */
 static enum xnn_status xb_build(fr__backend_op *op, const xb_key *k) {
   if (op->xop) {
     xnn_delete_operator(op->xop);
     op->xop = NULL;
   }
+  fr__dnnl_conv_destroy(op->dn);
+  op->dn = NULL;
   op->have_key = false;
   enum xnn_status s = xnn_status_invalid_parameter;
   xnn_operator_t x = NULL;
   size_t c = k->channels;
+  if (k->dnnl) {
+    fr__dnnl_conv_params p = xb_dnnl_params(op, k);
+    fr_status st = fr__dnnl_conv_create(&p, &op->dn);
+    if (st == FR_OK) {
+      op->key = *k;
+      op->have_key = true;
+      return xnn_status_success;
+    }
+    if (st == FR_ERR_NOMEM) return xnn_status_out_of_memory;
+    /* declined: build our kernel below under the same key, so the next plan
+     * with this shape does not ask oneDNN again */
+  }
   switch (op->kind) {
     case XB_DW3:
       op->key = *k; /* no XNNPACK operator */
@@ -263,7 +306,7 @@ static enum xnn_status xb_build(fr__backend_op *op, const xb_key *k) {
 
 static bool xb_key_eq(const xb_key *a, const xb_key *b) {
   return a->channels == b->channels && a->pt == b->pt && a->pr == b->pr && a->pb == b->pb &&
-         a->pl == b->pl;
+         a->pl == b->pl && a->dnnl == b->dnnl && a->n == b->n && a->h == b->h && a->w == b->w;
 }
 
 /* ---------------------------------------------------------------- create */
@@ -271,6 +314,7 @@ static bool xb_key_eq(const xb_key *a, const xb_key *b) {
 void fr__backend_destroy(fr__backend_op *op) {
   if (!op) return;
   if (op->xop) xnn_delete_operator(op->xop);
+  fr__dnnl_conv_destroy(op->dn);
   free(op->own_bias);
   free(op->own_slope);
   free(op->dw_packed);
@@ -530,7 +574,8 @@ static int64_t xb_out_dim(int64_t in, int64_t pad, int64_t eff_k, int64_t stride
 }
 
 static fr_status xb_setup_conv(fr__backend_op *op, const fr__node *n, const fr__tensor *x,
-                               const fr__tensor *y, xb_key *k, fr_error *err) {
+                               const fr__tensor *y, xb_key *k, pthreadpool_t pool,
+                               fr_error *err) {
   const fr__conv_attrs *a = &n->a.conv;
   if (x->shape.rank != 4 || y->shape.rank != 4)
     return xb_fail(op, err, FR_ERR_SHAPE, "expects 4-D NHWC input and output", NULL);
@@ -547,6 +592,15 @@ static fr_status xb_setup_conv(fr__backend_op *op, const fr__node *n, const fr__
       xb_out_dim(x->shape.d[2], (int64_t)l + r, ekw, op->sw) != y->shape.d[2])
     return xb_fail(op, err, FR_ERR_SHAPE, "output size does not match the convolution", NULL);
   k->pt = (uint32_t)t, k->pl = (uint32_t)l, k->pb = (uint32_t)b, k->pr = (uint32_t)r;
+  /* oneDNN where the measured rule says so (single-threaded sessions) */
+  int threads = pool ? (int)pthreadpool_get_threads_count(pool) : 1;
+  k->dnnl = false;
+  k->n = k->h = k->w = 0;
+  xb_key dk = *k;
+  dk.dnnl = true;
+  dk.n = x->shape.d[0], dk.h = x->shape.d[1], dk.w = x->shape.d[2];
+  fr__dnnl_conv_params p = xb_dnnl_params(op, &dk);
+  if (fr__dnnl_conv_wanted(&p, threads)) *k = dk;
   return FR_OK;
 }
 
@@ -658,7 +712,7 @@ fr_status fr__backend_setup(fr__backend_op *op, const fr__node *n, const fr__ten
   switch (op->kind) {
     case XB_CONV:
     case XB_DW3:
-      st = xb_setup_conv(op, n, x, y, &k, err);
+      st = xb_setup_conv(op, n, x, y, &k, pool, err);
       break;
     case XB_MAXPOOL:
     case XB_AVGPOOL:
@@ -735,6 +789,11 @@ fr_status fr__backend_setup(fr__backend_op *op, const fr__node *n, const fr__ten
   bool unsupported = false;
   const float *px = x->data;
   float *py = y->data;
+  if (op->dn) {
+    op->dn_x = px;
+    op->dn_y = py;
+    return FR_OK;
+  }
   switch (op->kind) {
     case XB_DW3:
       op->dwk.x = px;
@@ -803,6 +862,11 @@ fr_status fr__backend_run(fr__backend_op *op, pthreadpool_t pool, fr_error *err)
     if (!op->node) return xb_fail(op, err, FR_ERR_INTERNAL, "run before setup", NULL);
     fr_status st = fr__op_table[op->op].ref(op->node, op->in, &op->out);
     if (st != FR_OK) return xb_fail(op, err, st, "reference kernel failed", fr_strerror(st));
+    return FR_OK;
+  }
+  if (op->dn) {
+    fr_status st = fr__dnnl_conv_run(op->dn, op->dn_x, op->dn_y);
+    if (st != FR_OK) return xb_fail(op, err, st, "oneDNN convolution failed", fr_strerror(st));
     return FR_OK;
   }
   if ((!op->xop && op->kind != XB_DW3) || !op->node)

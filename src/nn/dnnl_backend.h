@@ -1,0 +1,62 @@
+/*
+ * oneDNN (Debian libdnnl 2.6, OpenMP build) convolutions for the fast backend
+ * (xnn_backend.c): the convolutions where oneDNN measured clearly faster than
+ * XNNPACK / our depthwise kernel (bench/conv.c, docs/benchmarks.md) run here.
+ *
+ * The rule (fr__dnnl_conv_wanted), measured at 1 and 2 threads on the
+ * convolutions of fr_feature, fr_detect, fr_expression, FaceAntiSpoofing and
+ * faceres (medians of 3 bench runs, oneDNN time / ours):
+ *  - single-threaded sessions only. With 2 threads oneDNN's OpenMP team and
+ *    XNNPACK's pthreadpool fight over the cores (spinning workers: 4-8 ms per
+ *    convolution instead of 0.05 ms; with OMP_WAIT_POLICY=passive still
+ *    1.4-9x slower than ours);
+ *  - dense (groups 1) with >= 32 output channels, dilation 1: 0.66-0.87
+ *    (1x1 ~0.81, 3x3 0.74-0.83, the 7x7 stem 0.67). Below 32 output channels
+ *    it is 0.75-1.08: not taken;
+ *  - depthwise with multiplier 1, >= 64 channels, dilation 1: 0.09-0.86
+ *    (3x3 at 256-1024 channels 0.4-0.6; the 7x7 global depthwise 0.09). At
+ *    16-32 channels our own 3x3 kernel is within 10 %: not taken.
+ *
+ * One fr__dnnl_conv is one primitive for one input shape: src/dst are NHWC
+ * (our layout, bound per run without copies), weights are reordered once into
+ * the layout oneDNN chooses, bias and the clamp (relu / clip post-op) fused.
+ * It runs on the calling thread only (OpenMP thread count 1 around every
+ * oneDNN call, the caller's setting restored), with its own scratchpad, so
+ * different ops may run concurrently on different threads. Not thread-safe
+ * per object.
+ */
+#ifndef FR_NN_DNNL_BACKEND_H
+#define FR_NN_DNNL_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "facerec/status.h"
+
+typedef struct fr__dnnl_conv fr__dnnl_conv;
+
+typedef struct fr__dnnl_conv_params {
+  int64_t n, h, w, cin, cout, oh, ow;  /* NHWC input [n,h,w,cin] -> [n,oh,ow,cout] */
+  int kh, kw, sh, sw, dh, dw, groups;  /* dilation 1 = dense taps */
+  int pt, pl, pb, pr;                  /* resolved padding */
+  float lo, hi;                        /* clamp; -INFINITY / INFINITY = none */
+  const float *weights;                /* OHWI [cout, kh, kw, cin/groups] */
+  const float *bias;                   /* [cout], NULL = zeros */
+} fr__dnnl_conv_params;
+
+/* The measured rule above; threads = the session's thread count. */
+bool fr__dnnl_conv_rule(const fr__dnnl_conv_params *p, int threads);
+/* The rule, unless the environment variable FR_DNNL=off disables oneDNN (read
+ * once; A/B benchmarks). The backend asks this one. */
+bool fr__dnnl_conv_wanted(const fr__dnnl_conv_params *p, int threads);
+
+/* Creates the primitive and packs the weights (copied: p->weights and p->bias need
+ * not outlive it). FR_ERR_UNSUPPORTED when oneDNN declines the parameters
+ * (the caller uses another kernel), FR_ERR_NOMEM, or FR_ERR_BACKEND. The caller
+ * frees *out with fr__dnnl_conv_destroy. */
+fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **out);
+/* y = conv(x) for the shape given at creation. x/y: NHWC buffers. */
+fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const float *x, float *y);
+void fr__dnnl_conv_destroy(fr__dnnl_conv *c);
+
+#endif
