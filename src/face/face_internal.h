@@ -1,0 +1,123 @@
+/*
+ * Internals of the face pipeline shared by the files of src/face (fr__ prefix).
+ * Not a public API: the tunables below exist so that measurement tools can try
+ * detector configurations without a rebuild; the defaults are the measured
+ * choices documented in docs/models.md.
+ */
+#ifndef FR_FACE_INTERNAL_H
+#define FR_FACE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "facerec/face.h"
+
+#define FR__DET_MAX_SCALES 4
+#define FR__DET_MAX_CANDIDATES 8192 /* pre-NMS candidates kept (highest scores) */
+
+typedef enum fr__landmarker {
+  FR__LMK_ONET = 0,     /* MTCNN onet.tflite: 48x48 RGB, transposed, 5 points */
+  FR__LMK_FR68 = 1,     /* faceplugin fr_landmark.onnx: 64x64 grey, 68 points */
+  FR__LMK_GEOMETRY = 2  /* no network: mean 5-point shape placed in the box */
+} fr__landmarker;
+
+typedef struct fr__tunables {
+  /* Detector pyramid: the image is scaled so that its longer side is
+   * scale_side[i] (never above detector_max_side), both sides rounded to
+   * multiples of 32 so that a few input shapes (and memory plans) recur.
+   * 0 ends the list. A side larger than the image upsamples it. */
+  int scale_side[FR__DET_MAX_SCALES];
+  /* Valid box sizes per level, in that level's input pixels (longer box
+   * side): a level's boxes outside [level_min, level_max] are dropped before
+   * NMS (0 = no limit), so each face is found at the scale that sees it best. */
+  float level_min[FR__DET_MAX_SCALES], level_max[FR__DET_MAX_SCALES];
+  float nms_iou;          /* greedy NMS IoU threshold */
+  int box_vote;           /* 1: each kept box = score-weighted mean of the boxes it suppressed (IoU >= vote_iou) */
+  float vote_iou;
+  /* Verification: a face with detector score >= verify_from and box side >=
+   * verify_min_side whose onet face probability p is below verify_p gets its
+   * score multiplied by p / verify_p; RFB-320 gives dog faces scores near 1,
+   * onet does not (docs/models.md). */
+  int verify;
+  float verify_from, verify_min_side, verify_p;
+  fr__landmarker landmarker;
+  float lmk_min_score;    /* faces below this score get geometric landmarks (no network run) */
+  float lmk_min_side;     /* ... and so do faces with a box side below this (pixels) */
+  float onet_pad;         /* onet crop: square of side max(w,h) * onet_pad around the box centre */
+  int flip_embed;         /* 1: embedding of face + its mirror image */
+} fr__tunables;
+
+/* The engine's tunables (measurement tools may change them before creating workers). */
+fr__tunables *fr__engine_tunables(fr_engine *e);
+
+typedef struct fr__link {
+  int kept, next;
+} fr__link;
+
+typedef struct fr__cand {
+  float x1, y1, x2, y2, score;
+} fr__cand;
+
+struct fr_engine {
+  fr_engine_config cfg;
+  char models_dir[1024];
+  fr_model *det, *onet, *lmk68, *feat;
+  fr__tunables tun;
+};
+
+/* Detector sessions kept per input shape: re-planning a session for a new
+ * shape costs more than a run, so a worker keeps a few (least recently used
+ * replaced), and input shapes are quantized (detect.c) so that few occur. */
+#define FR__DET_SESSIONS 8
+typedef struct fr__det_session {
+  fr_session *s;
+  int in_w, in_h;
+  unsigned long used;
+} fr__det_session;
+
+struct fr_worker {
+  const fr_engine *e;
+  fr_threadpool *tp;
+  fr__det_session det[FR__DET_SESSIONS];
+  unsigned long tick;
+  fr_session *onet, *lmk68, *feat;
+  float *buf;       /* network input scratch, grown to the largest input seen */
+  size_t buf_cap;   /* floats */
+  fr__cand *cand;   /* detection candidates */
+  size_t cand_cap;
+  fr__cand kept[FR_FACES_MAX]; /* NMS survivors */
+  float kept_area[FR_FACES_MAX];
+  int kept_seen[FR_FACES_MAX];  /* candidate index + 1 that last compared with it */
+  fr__link *link;               /* NMS grid cell lists */
+  size_t link_cap;
+  fr_face out[FR_FACES_MAX];   /* NMS output before verification and the max_faces cut */
+  float vote[FR_FACES_MAX][5]; /* box voting sums: score-weighted x1 y1 x2 y2, score */
+  uint8_t crop[112 * 112 * 3 * 2]; /* aligned face (and its mirror) */
+};
+
+/* Grows w->buf to at least n floats. */
+fr_status fr__worker_buf(fr_worker *w, size_t n, fr_error *err);
+
+/* Decodes fr_detect's raw heads for an in_w x in_h input (see detect.c) into
+ * candidates with score >= thr in corner form scaled to W x H, appended to
+ * w->cand[*n_cand...] in prior order. */
+fr_status fr__detect_decode(fr_worker *w, const float *logits, const float *regs, int in_w, int in_h, float W,
+                            float H, float thr, size_t *n_cand, fr_error *err);
+/* Number of priors fr_detect has for an in_w x in_h input. */
+size_t fr__detect_prior_count(int in_w, int in_h);
+
+/* 5 landmarks for each face (in place), by the engine's landmarker. */
+fr_status fr__landmarks(fr_worker *w, const fr_image *img, fr_face *faces, int n, fr_error *err);
+/* MTCNN onet on the square around f's box: face probability (prob may be
+ * NULL) and, if set_landmarks, the 5 landmarks written into f. */
+fr_status fr__onet(fr_worker *w, const fr_image *img, fr_face *f, int set_landmarks, float *prob,
+                   fr_error *err);
+/* Geometric landmarks: the mean face shape placed in the box. */
+void fr__landmarks_from_box(fr_face *f);
+
+/* Bilinear sample of an RGB8 image at (x, y) (pixel centres at integers),
+ * outside pixels black; writes 3 floats. */
+void fr__sample_rgb(const fr_image *img, float x, float y, float out[3]);
+/* dst (w x h RGB8, tight rows) = img warped by m (dst -> src pixel centres), bilinear. */
+void fr__warp(const fr_image *img, const float m[6], uint8_t *dst, int w, int h);
+
+#endif
