@@ -91,13 +91,14 @@ fr_status fr_verif_best_threshold(const float *scores, const int *same, size_t n
                                   size_t *correct, fr_error *err);
 
 /* True accept rate at a false accept rate: k = floor(far * negatives) false
- * accepts are allowed; negative pairs with a NaN score are false accepts
- * whatever the threshold, so k' = k - (NaN negatives) remain. The threshold is
- * the (k'+1)-th highest finite negative score t, and a pair is accepted when
- * score > t (strictly): at most k' finite negatives are accepted, and t is the
- * smallest threshold for which that holds. If k' >= finite negatives, every
- * finite pair is accepted (*threshold = -INFINITY); if k' < 0 none is (TAR 0,
- * *threshold = +INFINITY). TAR = accepted positives / all positives.
+ * accepts are allowed. A pair with a NaN score (no face found) is never
+ * accepted: a failure to acquire costs a positive pair its acceptance and is a
+ * correct rejection of a negative one (accuracy, by contrast, counts it as a
+ * wrong decision either way). The threshold is the (k+1)-th highest finite
+ * negative score t, and a pair is accepted when score > t (strictly): at most k
+ * negatives are accepted, and t is the smallest threshold for which that holds.
+ * If k >= finite negatives, every finite pair is accepted (*threshold =
+ * -INFINITY). TAR = accepted positives / all positives.
  * Errors: FR_ERR_INVALID_ARG if there is no positive or no negative pair, or
  * far is not in [0, 1]. */
 fr_status fr_verif_tar_at_far(const float *scores, const int *same, size_t n, double far,

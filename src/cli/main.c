@@ -11,15 +11,44 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "cli/cli.h"
 #include "facerec/nn.h"
 #include "nn/exec.h"
 
 #define FR_VERSION "0.1.0"
 
 static const char *usage_main =
-    "usage: facerec <command> [options]\n"
+    "usage: facerec <command> [options]      (facerec <command> --help for details)\n"
     "\n"
-    "commands:\n"
+    "faces:\n"
+    "  detect IMAGE|DIR... [--json] [--min-score S] [--annotate OUTDIR]\n"
+    "        Find faces: box, score and five landmarks per face.\n"
+    "  embed IMAGE|DIR... [--json]\n"
+    "        Face objects plus each face's L2-normalized embedding and the model id.\n"
+    "  compare IMAGE_A IMAGE_B [--json] [--threshold T]\n"
+    "        Similarity of the main faces of two images, same person or not.\n"
+    "  enroll DIR... [--db PATH]            (DIR/<person>/<images>)\n"
+    "  enroll --subject NAME IMAGE|DIR... [--db PATH]\n"
+    "        Add known people's faces to the gallery (idempotent).\n"
+    "  recognize IMAGE|DIR... [--db PATH] [--threshold T] [--annotate OUTDIR]\n"
+    "            [--crops OUTDIR] [--json]\n"
+    "        Name the faces in images after the enrolled subjects (or unknown).\n"
+    "  subjects list|rename OLD NEW|delete NAME [--db PATH] [--json]\n"
+    "        Manage the gallery's subjects.\n"
+    "  eval lfw|pairs|wider ... [--json]\n"
+    "        Measure verification accuracy (LFW protocol, CSV pairs) and detection\n"
+    "        AP (WIDER FACE protocol) with the whole pipeline.\n"
+    "\n"
+    "  Common options: --models DIR (default $FR_MODELS_DIR, else ./models),\n"
+    "  --threads N, --db PATH (default facerec.db), --json (JSON Lines on stdout).\n"
+    "\n"
+    "service:\n"
+    "  serve [--listen ADDR:PORT] [--db PATH] [--threads N] [--api-key-file F] ...\n"
+    "        The HTTP API (/recognition, CompreFace-compatible /api/v1) on the gallery.\n"
+    "  keys create --role admin|recognize | list | revoke ID [--db PATH]\n"
+    "        API keys of the HTTP service (stored hashed in the gallery).\n"
+    "\n"
+    "models:\n"
     "  model inspect MODEL [--shape D0,D1,...]\n"
     "        Print a model's inputs, outputs, op histogram, parameter count and\n"
     "        FLOPs (at --shape, default the declared input shape).\n"
@@ -33,12 +62,14 @@ static const char *usage_main =
     "        by '_', plus '.f32'. Repeat --input/--shape for models with several\n"
     "        inputs. --threads N: worker threads (default: all cores).\n"
     "        --profile RUNS: time every node over RUNS more runs (table on stderr).\n"
+    "        MODEL is an .onnx file, a .tflite file, or a TF.js model.json (weight\n"
+    "        shards beside it).\n"
     "\n"
-    "MODEL is an .onnx file, a .tflite file, or a TF.js model.json (weight shards\n"
-    "beside it).\n"
+    "  help [COMMAND]  this text, or a command's\n"
+    "  --help          this text\n"
+    "  --version       print the version\n"
     "\n"
-    "  --help      this text\n"
-    "  --version   print the version\n";
+    "Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n";
 
 static int parse_shape(const char *s, int64_t *dims, int *rank) {
   int r = 0;
@@ -338,7 +369,16 @@ static const struct {
   const char *name;
   int (*fn)(int argc, char **argv);
 } commands[] = {
+    {"detect", fr_cli_detect},
+    {"embed", fr_cli_embed},
+    {"compare", fr_cli_compare},
+    {"enroll", fr_cli_enroll},
+    {"recognize", fr_cli_recognize},
+    {"subjects", fr_cli_subjects},
+    {"eval", fr_cli_eval},
     {"model", cmd_model},
+    {"serve", fr_cli_serve},
+    {"keys", fr_cli_keys},
 };
 
 int main(int argc, char **argv) {
@@ -346,16 +386,25 @@ int main(int argc, char **argv) {
     fputs(usage_main, stderr);
     return 2;
   }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "help") == 0 && argc >= 3) { /* facerec help CMD == facerec CMD --help */
+    char help[] = "--help";
+    char *hv[] = {help, NULL};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+      if (strcmp(argv[2], commands[i].name) == 0) return commands[i].fn(1, hv);
+    fprintf(stderr, "facerec: unknown command '%s' (see facerec --help)\n", argv[2]);
+    return 2;
+  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     fputs(usage_main, stdout);
     return 0;
   }
-  if (strcmp(argv[1], "--version") == 0) {
+  if (strcmp(cmd, "--version") == 0) {
     printf("facerec %s\n", FR_VERSION);
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
-  fprintf(stderr, "facerec: unknown command '%s' (see facerec --help)\n", argv[1]);
+    if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
+  fprintf(stderr, "facerec: unknown command '%s' (see facerec --help)\n", cmd);
   return 2;
 }

@@ -110,6 +110,8 @@ fr_status fr_verif_tar_at_far(const float *scores, const int *same, size_t n, do
   *threshold = INFINITY;
   if (!(far >= 0 && far <= 1))
     return fr_error_set(err, FR_ERR_INVALID_ARG, "FAR %g is not in [0, 1]", far);
+  /* A pair without a face is a failure to acquire: never accepted. It costs a
+   * positive pair its acceptance (TAR) and is a correct rejection of a negative. */
   size_t n_pos = 0, n_neg = 0, nan_neg = 0;
   for (size_t i = 0; i < n; i++) {
     if (same[i])
@@ -125,8 +127,7 @@ fr_status fr_verif_tar_at_far(const float *scores, const int *same, size_t n, do
                         n_neg);
   /* the small epsilon makes 1e-3 * 3000 = 3 exactly, despite rounding */
   double allowed = floor(far * (double)n_neg + 1e-9);
-  if ((double)nan_neg > allowed) return FR_OK; /* no threshold meets the FAR */
-  size_t k = (size_t)allowed - nan_neg, m = n_neg - nan_neg;
+  size_t k = (size_t)allowed, m = n_neg - nan_neg;
   double t = -INFINITY;
   if (k < m) {
     float *neg = malloc(m * sizeof *neg);

@@ -175,13 +175,18 @@ TEST(tar_at_far_rule) {
   /* FAR 0: above the highest negative */
   CHECK_STATUS(fr_verif_tar_at_far(s, y, NN + 4, 0, &tar, &thr, NULL), FR_OK);
   CHECK(thr == (double)0.999f && NEAR(tar, 0.25, 1e-12));
-  /* a NaN negative uses up the allowed false accept (k = floor(1.001) = 1) */
+  /* a NaN negative (no face) is never accepted: it uses no false accept
+   * (k = floor(1.001) = 1 still), the threshold stays the 2nd highest finite one */
   s[NN + 4] = NAN, y[NN + 4] = 0;
   CHECK_STATUS(fr_verif_tar_at_far(s, y, NN + 5, 1e-3, &tar, &thr, NULL), FR_OK);
-  CHECK(thr == (double)0.999f && NEAR(tar, 0.25, 1e-12));
-  /* FAR 0 with a NaN negative: impossible, TAR 0 */
+  CHECK(thr == (double)0.998f && NEAR(tar, 0.5, 1e-12));
+  /* FAR 0 with a NaN negative: above the highest finite negative */
   CHECK_STATUS(fr_verif_tar_at_far(s, y, NN + 5, 0, &tar, &thr, NULL), FR_OK);
-  CHECK(tar == 0 && thr == INFINITY);
+  CHECK(thr == (double)0.999f && NEAR(tar, 0.25, 1e-12));
+  /* a NaN positive is never accepted: it lowers TAR */
+  s[NN + 4] = NAN, y[NN + 4] = 1;
+  CHECK_STATUS(fr_verif_tar_at_far(s, y, NN + 5, 1e-3, &tar, &thr, NULL), FR_OK);
+  CHECK(thr == (double)0.998f && NEAR(tar, 2.0 / 5.0, 1e-12));
   /* FAR 1: everything accepted */
   CHECK_STATUS(fr_verif_tar_at_far(s, y, NN + 4, 1, &tar, &thr, NULL), FR_OK);
   CHECK(tar == 1 && thr == -INFINITY);
