@@ -1,8 +1,9 @@
 # facerec — top-level entry points. The build itself is CMake; this file only strings the steps together.
 #
 #   make build   install missing Debian packages, fetch + verify the models, configure and build in build/
+#   make serve   make build, then start the API on 127.0.0.1:8080 with the embedded SQLite gallery (facerec.db)
 #   make test    make build, run every test (ctest), then an ASan+UBSan build in build-asan/ running the
-#                hostile/ops/unit tests
+#                hostile, op, unit, image, gallery, face, HTTP server and golden tests
 #   make bench   make build, set up the peer runtimes (bench/peers/setup), run every bench program
 #   make clean   remove build/ and build-asan/ (models/ and .cache/ stay; `make distclean` also drops .cache/)
 #
@@ -12,7 +13,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD      := build
 ASAN_BUILD := build-asan
 CTEST_ARGS ?=
-ASAN_TESTS := ^(hostile|ops|unit)/
+ASAN_TESTS := ^(hostile|ops|unit|image|gallery|face|http|golden)/|test_model_cli
 
 .PHONY: all build test test-asan bench deps models peers serve clean distclean
 
@@ -50,8 +51,11 @@ bench: build peers
 	  echo "== $$b"; FR_PEERS_DIR=$(CURDIR)/.cache/peers "$$b"; \
 	done; [ $$found = 1 ] || { echo "no bench programs in $(BUILD)/bench"; exit 1; }
 
-serve:
-	@echo "make serve: not yet implemented (issue 4)" >&2; exit 1
+# LISTEN / DB override the defaults: make serve LISTEN=127.0.0.1:9000 DB=/var/lib/facerec/facerec.db
+LISTEN ?= 127.0.0.1:8080
+DB     ?= facerec.db
+serve: build
+	FR_MODELS_DIR=$(CURDIR)/models $(BUILD)/facerec serve --listen $(LISTEN) --db $(DB)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -122,6 +122,27 @@ fr_status fr_gallery_face_delete(fr_gallery *g, const char *image_id, fr_gallery
 
 fr_status fr_gallery_stats_get(fr_gallery *g, fr_gallery_stats *st, fr_error *err);
 
+/* API keys of the HTTP service. Only a SHA-256 hash of each key is stored;
+ * the key itself is shown once by whoever created it. role: "admin" or
+ * "recognize". A gallery opened for any model id sees every key. */
+typedef struct fr_gallery_key {
+  int64_t id;
+  uint8_t hash[32];
+  char role[16];
+  int64_t created_unix;
+} fr_gallery_key;
+
+/* Stores a key hash; *id (may be NULL) its id. FR_ERR_INVALID_ARG for another
+ * role or a hash already stored. Durable when FR_OK. */
+fr_status fr_gallery_key_add(fr_gallery *g, const uint8_t hash[32], const char *role, int64_t *id,
+                             fr_error *err);
+/* Every key, by id. cb returns non-zero to stop; it runs under the store lock
+ * and must not call into the gallery. */
+fr_status fr_gallery_keys(fr_gallery *g, int (*cb)(void *ctx, const fr_gallery_key *k), void *ctx,
+                          fr_error *err);
+/* Deletes a key (FR_ERR_NOT_FOUND if there is no such id). */
+fr_status fr_gallery_key_delete(fr_gallery *g, int64_t id, fr_error *err);
+
 /* SHA-256 (for source_hash). */
 void fr_sha256(const void *data, size_t len, uint8_t out[32]);
 

@@ -505,3 +505,36 @@ fr_status fr_gallery_stats_get(fr_gallery *g, fr_gallery_stats *st_out, fr_error
   pthread_mutex_unlock(&g->store_mu);
   return st;
 }
+
+/* ---- API keys ---- */
+
+fr_status fr_gallery_key_add(fr_gallery *g, const uint8_t hash[32], const char *role, int64_t *id,
+                             fr_error *err) {
+  if (!g || !hash || !role)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "gallery_key_add: NULL argument");
+  if (strcmp(role, "admin") != 0 && strcmp(role, "recognize") != 0)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "api key role must be admin or recognize");
+  int64_t kid = 0;
+  pthread_mutex_lock(&g->store_mu);
+  fr_status st = g->store->ops->key_add(g->store, hash, role, (int64_t)time(NULL), &kid, err);
+  pthread_mutex_unlock(&g->store_mu);
+  if (st == FR_OK && id) *id = kid;
+  return st;
+}
+
+fr_status fr_gallery_keys(fr_gallery *g, int (*cb)(void *ctx, const fr_gallery_key *k), void *ctx,
+                          fr_error *err) {
+  if (!g || !cb) return fr_error_set(err, FR_ERR_INVALID_ARG, "gallery_keys: NULL argument");
+  pthread_mutex_lock(&g->store_mu);
+  fr_status st = g->store->ops->keys(g->store, cb, ctx, err);
+  pthread_mutex_unlock(&g->store_mu);
+  return st;
+}
+
+fr_status fr_gallery_key_delete(fr_gallery *g, int64_t id, fr_error *err) {
+  if (!g) return fr_error_set(err, FR_ERR_INVALID_ARG, "gallery_key_delete: NULL gallery");
+  pthread_mutex_lock(&g->store_mu);
+  fr_status st = g->store->ops->key_delete(g->store, id, err);
+  pthread_mutex_unlock(&g->store_mu);
+  return st;
+}

@@ -84,6 +84,13 @@ typedef struct fr__store_ops {
   fr_status (*faces)(fr__store *s, const char *subject, int64_t offset, int64_t limit,
                      int (*cb)(void *ctx, const fr_gallery_face *f), void *ctx, int64_t *total,
                      fr_error *err);
+  /* API keys (hashes only). key_add: FR_ERR_INVALID_ARG if the hash exists;
+   * key_delete: FR_ERR_NOT_FOUND if no such id. */
+  fr_status (*key_add)(fr__store *s, const uint8_t hash[32], const char *role, int64_t now,
+                       int64_t *id, fr_error *err);
+  fr_status (*keys)(fr__store *s, int (*cb)(void *ctx, const fr_gallery_key *k), void *ctx,
+                    fr_error *err);
+  fr_status (*key_delete)(fr__store *s, int64_t id, fr_error *err);
 } fr__store_ops;
 
 struct fr__store {

@@ -107,4 +107,8 @@ void fr_http_error(fr_http_resp *resp, int status, const char *code, const char 
     ;
 void fr_http_json(fr_http_resp *resp, int status, json_t *body);
 
+/* Metrics (metrics.c): handlers count the faces they detected in uploaded
+ * images (facerec_faces_detected_total). Thread-safe, lock-free. */
+void fr_http_metrics_faces_detected(long n);
+
 #endif

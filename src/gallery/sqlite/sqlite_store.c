@@ -65,6 +65,10 @@
                        "ORDER BY f.id LIMIT ?2 OFFSET ?3")                                       \
   X(FACE_TOTAL_ALL, "SELECT count(*) FROM faces WHERE model_id = ?1")                            \
   X(FACE_TOTAL_SUBJECT, "SELECT count(*) FROM faces WHERE model_id = ?1 AND subject_id = ?2")    \
+  X(KEY_INSERT, "INSERT INTO api_keys(hash, role, created) VALUES(?1, ?2, ?3) "                 \
+                "ON CONFLICT(hash) DO NOTHING")                                                  \
+  X(KEY_LIST, "SELECT id, hash, role, created FROM api_keys ORDER BY id")                        \
+  X(KEY_DELETE, "DELETE FROM api_keys WHERE id = ?1")                                            \
   X(STATS, "SELECT (SELECT count(*) FROM subjects), "                                            \
            "(SELECT count(*) FROM faces WHERE model_id = ?1), "                                  \
            "(SELECT count(*) FROM faces WHERE model_id <> ?1)")
@@ -594,6 +598,57 @@ static fr_status sq_faces(fr__store *base, const char *subject, int64_t offset, 
   return st;
 }
 
+static fr_status sq_key_add(fr__store *base, const uint8_t hash[32], const char *role,
+                            int64_t now, int64_t *id, fr_error *err) {
+  sqlite_store *s = (sqlite_store *)base;
+  sqlite3_stmt *q = stmt(s, S_KEY_INSERT);
+  sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, role, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 3, now);
+  int rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc != SQLITE_DONE) return db_err(s, err, "insert api key");
+  if (sqlite3_changes(s->db) == 0)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "gallery %s: that api key is already stored",
+                        s->path);
+  *id = sqlite3_last_insert_rowid(s->db);
+  return FR_OK;
+}
+
+static fr_status sq_keys(fr__store *base, int (*cb)(void *, const fr_gallery_key *), void *ctx,
+                         fr_error *err) {
+  sqlite_store *s = (sqlite_store *)base;
+  sqlite3_stmt *q = stmt(s, S_KEY_LIST);
+  int rc;
+  fr_status st = FR_OK;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    fr_gallery_key k;
+    memset(&k, 0, sizeof k);
+    k.id = sqlite3_column_int64(q, 0);
+    const void *h = sqlite3_column_blob(q, 1);
+    if (h && sqlite3_column_bytes(q, 1) == 32) memcpy(k.hash, h, 32);
+    else continue; /* not a SHA-256: matches nothing */
+    copy_text(k.role, sizeof k.role, sqlite3_column_text(q, 2));
+    k.created_unix = sqlite3_column_int64(q, 3);
+    if (cb(ctx, &k)) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = db_err(s, err, "list api keys");
+  sqlite3_reset(q);
+  return st;
+}
+
+static fr_status sq_key_delete(fr__store *base, int64_t id, fr_error *err) {
+  sqlite_store *s = (sqlite_store *)base;
+  sqlite3_stmt *q = stmt(s, S_KEY_DELETE);
+  sqlite3_bind_int64(q, 1, id);
+  int rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc != SQLITE_DONE) return db_err(s, err, "delete api key");
+  if (sqlite3_changes(s->db) == 0)
+    return fr_error_set(err, FR_ERR_NOT_FOUND, "api key %lld not found", (long long)id);
+  return FR_OK;
+}
+
 static const fr__store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -608,6 +663,9 @@ static const fr__store_ops sqlite_ops = {
     .face_thumb = sq_face_thumb,
     .face_delete = sq_face_delete,
     .faces = sq_faces,
+    .key_add = sq_key_add,
+    .keys = sq_keys,
+    .key_delete = sq_key_delete,
 };
 
 fr_status fr__store_sqlite_open(const char *path, const char *model_id, int dim, fr__store **out,
