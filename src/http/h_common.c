@@ -391,10 +391,14 @@ bool fr__upload_get(const fr_http_ctx *ctx, const fr_http_req *req, json_t *json
     json_decref(own);
     return ok;
   }
-  /* raw image body (an empty request without a type is a missing file) */
+  /* raw image body (an empty request without a type is a missing file); a body
+   * whose magic bytes are an image is taken whatever its declared type (curl
+   * --data-binary sends application/x-www-form-urlencoded) */
   bool no_type = !req->content_type || !*req->content_type;
-  if (allow_raw && !(no_type && req->body_len == 0) && (no_type || ctype_prefix(req, "image/") ||
-                    fr__ctype_is(req, "application/octet-stream"))) {
+  bool sniffed = req->body_len > 0 && fr_image_sniff(req->body, req->body_len) != FR_IMAGE_UNKNOWN;
+  if (allow_raw && !(no_type && req->body_len == 0) &&
+      (no_type || sniffed || ctype_prefix(req, "image/") ||
+       fr__ctype_is(req, "application/octet-stream"))) {
     up->data = req->body;
     up->len = req->body_len;
     return upload_check(ctx, up, "body", e);

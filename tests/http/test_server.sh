@@ -175,6 +175,8 @@ check "recognize (multipart) status" 200 "$CODE"
 check "recognize result is an array" array "$(jfield '.result | type')"
 req -H 'Content-Type: image/jpeg' --data-binary @"$IMG" "$URL/recognition"
 check "recognize (raw body) status" 200 "$CODE"
+req --data-binary @"$IMG" "$URL/recognition" # curl's default form type: the bytes are an image
+check "recognize (raw body, curl's default type) status" 200 "$CODE"
 
 # ---- slow clients ----
 # A client that sent half its headers, and one that declared a body and sent
