@@ -87,20 +87,27 @@ static void fill_input(const fr_image *img, int rw, int rh, int in_w, int in_h, 
   }
 }
 
-/* Box-filters img by an integer factor f (f x f block means) into dst (w/f x h/f). */
-static void box_shrink(const fr_image *img, int f, fr_image *dst) {
+/* Box-filters img by an integer factor f (f x f block means) into dst (w/f x h/f).
+ * Each output row sums its f source rows into a per-channel column buffer
+ * (integers, so the result is exactly the block sum), then f columns at a time. */
+static void box_shrink(const fr_image *img, int f, fr_image *dst, uint32_t *colsum) {
   const float inv = 1.0f / (float)(f * f);
+  const size_t n = (size_t)dst->w * (size_t)f * 3;
   for (int y = 0; y < dst->h; y++) {
+    const uint8_t *p = img->px + (size_t)(y * f) * (size_t)img->stride;
+    for (size_t i = 0; i < n; i++) colsum[i] = p[i];
+    for (int dy = 1; dy < f; dy++) {
+      p = img->px + (size_t)(y * f + dy) * (size_t)img->stride;
+      for (size_t i = 0; i < n; i++) colsum[i] += p[i];
+    }
     uint8_t *o = dst->px + (size_t)y * (size_t)dst->stride;
+    const uint32_t *c = colsum;
     for (int x = 0; x < dst->w; x++) {
       unsigned s0 = 0, s1 = 0, s2 = 0;
-      for (int dy = 0; dy < f; dy++) {
-        const uint8_t *p = img->px + (size_t)(y * f + dy) * (size_t)img->stride + (size_t)x * f * 3;
-        for (int dx = 0; dx < f; dx++, p += 3) {
-          s0 += p[0];
-          s1 += p[1];
-          s2 += p[2];
-        }
+      for (int dx = 0; dx < f; dx++, c += 3) {
+        s0 += c[0];
+        s1 += c[1];
+        s2 += c[2];
       }
       o[3 * x] = (uint8_t)(s0 * inv + 0.5f);
       o[3 * x + 1] = (uint8_t)(s1 * inv + 0.5f);
@@ -272,10 +279,20 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
   int lv_side[FR__DET_MAX_SCALES];
   float lv_min[FR__DET_MAX_SCALES], lv_max[FR__DET_MAX_SCALES];
   int nl = 0;
+  /* Mid-size images: no level sees the image at more than max_scale of its
+   * size (the scale the 800-px level has on a 1024-px WIDER photo), but never
+   * below max_scale_floor pixels (small images such as LFW's 250x250 keep
+   * their single full-size level). */
+  int cap = longer;
+  if (tun->max_scale > 0) {
+    const long c = lroundf((float)longer * tun->max_scale);
+    cap = c > tun->max_scale_floor ? (int)c : tun->max_scale_floor;
+    if (cap > longer) cap = longer;
+  }
   for (int i = 0; i < FR__DET_MAX_SCALES && tun->scale_side[i] > 0; i++) {
     int side = tun->scale_side[i];
     if (side > e->cfg.detector_max_side) side = e->cfg.detector_max_side;
-    if (side > longer) side = longer;
+    if (side > cap) side = cap;
     if (nl > 0 && (float)side > 0.7f * (float)lv_side[nl - 1]) { /* too close to the previous level */
       lv_max[nl - 1] = tun->level_max[i];
       continue;
@@ -300,13 +317,14 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
     if (f >= 2 && img->w / f >= 1 && img->h / f >= 1) {
       fr_image small = {img->w / f, img->h / f, 0, NULL};
       small.stride = small.w * 3;
-      size_t bytes = (size_t)small.stride * (size_t)small.h;
-      small.px = malloc(bytes ? bytes : 1);
-      if (!small.px) return fr_error_set(err, FR_ERR_NOMEM, "out of memory (%zu bytes)", bytes);
-      box_shrink(img, f, &small);
+      /* the shrunk image, then the column sums of one output row (kept by the worker) */
+      const size_t bytes = (size_t)small.stride * (size_t)small.h;
+      const size_t sums = (size_t)small.w * (size_t)f * 3 * sizeof(uint32_t);
+      if ((st = fr__worker_bytes(w, bytes + sums + 64, err))) return st;
+      small.px = w->bytes;
+      box_shrink(img, f, &small, (uint32_t *)(void *)(w->bytes + (bytes + 63) / 64 * 64));
       /* boxes come back in `small` pixels: scale them */
       st = detect_raw(w, &small, rw, rh, in_w, in_h, min_score, &nc, err);
-      free(small.px);
       const float kx = (float)img->w / (float)small.w, ky = (float)img->h / (float)small.h;
       for (size_t c = before; c < nc; c++) {
         w->cand[c].x1 *= kx;
@@ -430,7 +448,9 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
     int m = 0;
     for (int i = 0; i < n; i++) {
       fr_face *f = &w->out[i];
-      if (f->score >= tun->verify_from && fmaxf(f->w, f->h) >= tun->verify_min_side) {
+      /* verification only lowers scores: a face already below min_score needs no onet run */
+      if (f->score >= min_score && f->score >= tun->verify_from &&
+          fmaxf(f->w, f->h) >= tun->verify_min_side) {
         float p = 0;
         if ((st = fr__onet(w, img, f, 0, &p, err))) return st;
         if (p < tun->verify_p) f->score *= (p > 0 ? p : 0) / tun->verify_p;

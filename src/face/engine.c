@@ -35,6 +35,8 @@ static void default_tunables(fr__tunables *t) {
   t->scale_side[2] = 200;
   t->level_max[0] = 100;
   t->level_max[1] = 100;
+  t->max_scale = 0; /* measured, not taken: docs/models.md */
+  t->max_scale_floor = 400;
   t->nms_iou = 0.4f;
   t->box_vote = 1;
   t->vote_iou = 0.5f;
@@ -143,6 +145,7 @@ void fr_worker_free(fr_worker *w) {
   fr_session_free(w->lmk68);
   fr_session_free(w->feat);
   free(w->buf);
+  free(w->bytes);
   free(w->cand);
   free(w->link);
   free(w);
@@ -155,6 +158,18 @@ fr_status fr__worker_buf(fr_worker *w, size_t n, fr_error *err) {
   if (!p) return fr_error_set(err, FR_ERR_NOMEM, "out of memory (%zu floats)", n);
   w->buf = p;
   w->buf_cap = n;
+  return FR_OK;
+}
+
+fr_status fr__worker_bytes(fr_worker *w, size_t n, fr_error *err) {
+  if (n <= w->bytes_cap) return FR_OK;
+  if (n > ((size_t)1 << 30)) return fr_error_set(err, FR_ERR_TOO_LARGE, "scratch image of %zu bytes", n);
+  const size_t cap = (n + 63) / 64 * 64;
+  uint8_t *p = aligned_alloc(64, cap);
+  if (!p) return fr_error_set(err, FR_ERR_NOMEM, "out of memory (%zu bytes)", n);
+  free(w->bytes);
+  w->bytes = p;
+  w->bytes_cap = cap;
   return FR_OK;
 }
 

@@ -30,6 +30,10 @@ typedef struct fr__tunables {
    * side): a level's boxes outside [level_min, level_max] are dropped before
    * NMS (0 = no limit), so each face is found at the scale that sees it best. */
   float level_min[FR__DET_MAX_SCALES], level_max[FR__DET_MAX_SCALES];
+  /* Largest level scale (level side / image's longer side), 0 = 1 (no
+   * upsampling only); the cap is never below max_scale_floor pixels. */
+  float max_scale;
+  int max_scale_floor;
   float nms_iou;          /* greedy NMS IoU threshold */
   int box_vote;           /* 1: each kept box = score-weighted mean of the boxes it suppressed (IoU >= vote_iou) */
   float vote_iou;
@@ -64,10 +68,14 @@ struct fr_engine {
   fr__tunables tun;
 };
 
-/* Detector sessions kept per input shape: re-planning a session for a new
- * shape costs more than a run, so a worker keeps a few (least recently used
- * replaced), and input shapes are quantized (detect.c) so that few occur. */
-#define FR__DET_SESSIONS 8
+/* Detector sessions kept per input shape: planning a session for a new shape
+ * costs far more than a run (160-280 ms at 800 px, ~40 ms at 416, 3 ms at 224),
+ * so a worker keeps one per shape seen (least recently used replaced), and
+ * input shapes are quantized (detect.c) so that few occur: the 197 WIDER dev
+ * images make 24 shapes over the 3 levels. With 8 slots they thrashed (211
+ * re-plans, ~20 ms per image on average). Memory: the arena of one session,
+ * ~76 bytes per canvas pixel (39 MB at 800x672, 10 MB at 416x320). */
+#define FR__DET_SESSIONS 24
 typedef struct fr__det_session {
   fr_session *s;
   int in_w, in_h;
@@ -82,6 +90,8 @@ struct fr_worker {
   fr_session *onet, *lmk68, *feat;
   float *buf;       /* network input scratch, grown to the largest input seen */
   size_t buf_cap;   /* floats */
+  uint8_t *bytes;   /* byte scratch (the detector's shrunk pyramid image), grown as needed */
+  size_t bytes_cap;
   fr__cand *cand;   /* detection candidates */
   size_t cand_cap;
   fr__cand kept[FR_FACES_MAX]; /* NMS survivors */
@@ -96,6 +106,8 @@ struct fr_worker {
 
 /* Grows w->buf to at least n floats. */
 fr_status fr__worker_buf(fr_worker *w, size_t n, fr_error *err);
+/* Grows w->bytes to at least n bytes (64-byte aligned start). */
+fr_status fr__worker_bytes(fr_worker *w, size_t n, fr_error *err);
 
 /* Decodes fr_detect's raw heads for an in_w x in_h input (see detect.c) into
  * candidates with score >= thr in corner form scaled to W x H, appended to
