@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "face/face_internal.h"
+#include "nn/exec.h"
 
 static const int k_strides[4] = {8, 16, 32, 64};
 static const int k_nmin[4] = {3, 2, 2, 3};
@@ -189,6 +190,7 @@ static fr_status det_session(fr_worker *w, int in_w, int in_h, fr_session **out,
   fr_session *s = NULL;
   fr_status st = fr_session_create(w->e->det, w->tp, &s, err);
   if (!st) st = fr_session_select(s, heads, 2, err);
+  if (!st) fr__session_use_pool(s, w->det_pool);
   if (st) {
     fr_session_free(s);
     return st;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "face/face_internal.h"
+#include "nn/exec.h"
 
 /* Default open-set threshold on cosine similarity, measured on LFW View 1
  * pairsDevTrain.txt (1,100 same / 1,100 different pairs) through the whole
@@ -128,6 +129,10 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
   w->e = e;
   w->tp = tp;
   fr_status st;
+  if (!(w->det_pool = fr__arena_pool_create())) {
+    fr_worker_free(w);
+    return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  }
   if ((st = fr_session_create(e->onet, tp, &w->onet, err)) ||
       (st = fr_session_create(e->lmk68, tp, &w->lmk68, err)) ||
       (st = fr_session_create(e->feat, tp, &w->feat, err))) {
@@ -141,6 +146,7 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
 void fr_worker_free(fr_worker *w) {
   if (!w) return;
   for (int i = 0; i < FR__DET_SESSIONS; i++) fr_session_free(w->det[i].s);
+  fr__arena_pool_free(w->det_pool); /* after its sessions */
   fr_session_free(w->onet);
   fr_session_free(w->lmk68);
   fr_session_free(w->feat);

@@ -74,7 +74,10 @@ struct fr_engine {
  * input shapes are quantized (detect.c) so that few occur: the 197 WIDER dev
  * images make 24 shapes over the 3 levels. With 8 slots they thrashed (211
  * re-plans, ~20 ms per image on average). Memory: the arena of one session,
- * ~76 bytes per canvas pixel (39 MB at 800x672, 10 MB at 416x320). */
+ * ~76 bytes per canvas pixel (39 MB at 800x672, 10 MB at 416x320), shared:
+ * the sessions of a worker never run concurrently, so they plan into one
+ * activation arena (det_pool, src/nn/exec.h) sized for the largest shape seen,
+ * instead of one arena each (a run reads its outputs before the next run). */
 #define FR__DET_SESSIONS 24
 typedef struct fr__det_session {
   fr_session *s;
@@ -86,6 +89,7 @@ struct fr_worker {
   const fr_engine *e;
   fr_threadpool *tp;
   fr__det_session det[FR__DET_SESSIONS];
+  struct fr__arena_pool *det_pool; /* the detector sessions' shared activation arena */
   unsigned long tick;
   fr_session *onet, *lmk68, *feat;
   float *buf;       /* network input scratch, grown to the largest input seen */

@@ -86,7 +86,9 @@ struct fr_session {
   bool *is_static;       /* per node */
   ev *v;                 /* per value */
   unsigned char *arena;
-  size_t arena_size;
+  size_t arena_size;     /* own arena's capacity; with a pool: this plan's need */
+  fr__arena_pool *apool; /* shared activation arena (fr__session_use_pool), or NULL */
+  unsigned long apool_gen; /* the pool's generation the backend ops are bound to */
   fr__arena plan_mem;    /* static values and views of this plan */
   double flops;
   /* inputs */
@@ -101,6 +103,28 @@ struct fr_session {
   fr__tensor *tin, *tout;
   int max_in, max_out;
 };
+
+struct fr__arena_pool {
+  unsigned char *buf;
+  size_t size;
+  unsigned long gen; /* incremented whenever buf moves */
+};
+
+fr__arena_pool *fr__arena_pool_create(void) { return calloc(1, sizeof(fr__arena_pool)); }
+
+void fr__arena_pool_free(fr__arena_pool *p) {
+  if (!p) return;
+  free(p->buf);
+  free(p);
+}
+
+size_t fr__arena_pool_bytes(const fr__arena_pool *p) { return p ? p->size : 0; }
+
+void fr__session_use_pool(fr_session *s, fr__arena_pool *p) {
+  if (s->apool == p) return;
+  s->apool = p;
+  s->planned = false;
+}
 
 static size_t dtype_size(fr__dtype dt) { return dt == FR__I64 ? 8 : 4; }
 
@@ -364,6 +388,25 @@ static void free_blk(alloc_state *a, size_t off) {
     }
 }
 
+/* Points the dynamic values into the arena (own or pooled) and sets the
+ * backend operators up with the final addresses. Also run again, without a
+ * re-plan, when a shared pool's buffer moved. */
+static fr_status bind_arena(fr_session *s, fr_error *err) {
+  const fr__graph *g = s->g;
+  unsigned char *base = s->apool ? s->apool->buf : s->arena;
+  for (int i = 0; i < g->n_values; i++)
+    if (s->v[i].kind == VK_DYNAMIC) s->v[i].t.data = base + s->v[i].offset;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (s->disabled[i] || s->is_static[i] || !s->bop[i]) continue;
+    const fr__node *n = &s->nodes[i];
+    fill_tensors(s, n);
+    fr_status st = fr__backend_setup(s->bop[i], n, s->tin, s->tout, s->pool, err);
+    if (st) return st;
+  }
+  if (s->apool) s->apool_gen = s->apool->gen;
+  return FR_OK;
+}
+
 static fr_status plan(fr_session *s, fr_error *err) {
   const fr__graph *g = s->g;
   fr_status st;
@@ -489,7 +532,20 @@ static fr_status plan(fr_session *s, fr_error *err) {
   if (a.top > FR__ARENA_CAP)
     return fr_error_set(err, FR_ERR_TOO_LARGE, "%s: activations need %zu MiB, over the limit",
                         g->source, a.top >> 20);
-  if (a.top > s->arena_size) {
+  if (s->apool) {
+    fr__arena_pool *p = s->apool;
+    if (a.top > p->size || !p->buf) {
+      free(p->buf);
+      p->buf = aligned_alloc(64, (a.top + 64 + 63) & ~(size_t)63);
+      p->gen++;
+      if (!p->buf) {
+        p->size = 0;
+        return fr_error_set(err, FR_ERR_NOMEM, "out of memory for %zu MiB of activations", a.top >> 20);
+      }
+      p->size = a.top;
+    }
+    s->arena_size = a.top;
+  } else if (a.top > s->arena_size || !s->arena) {
     free(s->arena);
     s->arena = aligned_alloc(64, (a.top + 64 + 63) & ~(size_t)63);
     if (!s->arena) {
@@ -498,16 +554,7 @@ static fr_status plan(fr_session *s, fr_error *err) {
     }
     s->arena_size = a.top;
   }
-  for (int i = 0; i < g->n_values; i++)
-    if (s->v[i].kind == VK_DYNAMIC) s->v[i].t.data = s->arena + s->v[i].offset;
-  /* backend setup with final addresses */
-  for (int i = 0; i < g->n_nodes; i++) {
-    if (s->disabled[i] || s->is_static[i] || !s->bop[i]) continue;
-    const fr__node *n = &s->nodes[i];
-    fill_tensors(s, n);
-    st = fr__backend_setup(s->bop[i], n, s->tin, s->tout, s->pool, err);
-    if (st) return st;
-  }
+  if ((st = bind_arena(s, err))) return st;
   /* model-layout views for kept values that need a conversion */
   for (int i = 0; i < g->n_values; i++) {
     ev *e = &s->v[i];
@@ -526,6 +573,10 @@ fr_status fr_session_run(fr_session *s, fr_error *err) {
   const fr__graph *g = s->g;
   fr_status st = FR_OK;
   if (!s->planned && (st = plan(s, err))) return st;
+  if (s->apool && s->apool_gen != s->apool->gen && (st = bind_arena(s, err))) {
+    s->planned = false;
+    return st;
+  }
 #ifdef FR__HAVE_MXCSR
   unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040); /* flush-to-zero + denormals-are-zero */

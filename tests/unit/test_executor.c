@@ -256,5 +256,69 @@ TEST(dynamic_hw_and_select) {
   fr_model_free(m);
 }
 
+/* Sessions sharing one activation arena (fr__arena_pool): the pool grows to
+ * the largest plan; a session whose pool buffer moved rebinds and still computes
+ * the same values. */
+TEST(shared_arena_pool) {
+  fr__graph g;
+  fr_error err;
+  fr__graph_init(&g, "chain", "test");
+  fr__shape s = S(2, -1, 4, 0, 0);
+  int x, prev;
+  fr__graph_add_value(&g, "x", FR__F32, &s, &x, &err);
+  prev = x;
+  for (int i = 0; i < 20; i++) {
+    char nm[32];
+    snprintf(nm, sizeof nm, "v%d", i);
+    int v;
+    fr__graph_add_value(&g, nm, FR__F32, NULL, &v, &err);
+    if (i % 2 == 0) {
+      fr__graph_add_node(&g, FR__OP_RELU, nm, &prev, 1, &v, 1, NULL, &err);
+    } else {
+      int in2[2] = {prev, x};
+      fr__graph_add_node(&g, FR__OP_ADD, nm, in2, 2, &v, 1, NULL, &err);
+    }
+    prev = v;
+  }
+  fr__graph_set_io(&g, &x, 1, &prev, 1, &err);
+  CHECK_STATUS(fr__graph_finalize(&g, &err), FR_OK);
+  fr_model *m = model_of(&g);
+  fr__arena_pool *pool = fr__arena_pool_create();
+  CHECK(pool != NULL);
+  fr_session *ss[2];
+  CHECK_STATUS(fr_session_create(m, NULL, &ss[0], &err), FR_OK);
+  CHECK_STATUS(fr_session_create(m, NULL, &ss[1], &err), FR_OK);
+  fr__session_use_pool(ss[0], pool);
+  fr__session_use_pool(ss[1], pool);
+  const int rows_of[4] = {1000, 3000, 1000, 3000}; /* small, grow (buffer moves), small again */
+  for (int step = 0; step < 4; step++) {
+    int rows = rows_of[step];
+    fr_session *s1 = ss[step % 2];
+    float *in = malloc(sizeof(float) * 4 * (size_t)rows);
+    for (int i = 0; i < 4 * rows; i++) in[i] = (float)((i + step) % 7) - 3.0f;
+    int64_t shp[2] = {rows, 4};
+    CHECK_STATUS(fr_session_set_input(s1, 0, in, shp, 2, &err), FR_OK);
+    CHECK_STATUS(fr_session_run(s1, &err), FR_OK);
+    fr_tensor_view tv;
+    CHECK_STATUS(fr_session_output(s1, 0, &tv, &err), FR_OK);
+    CHECK(tv.rank == 2 && tv.shape[0] == rows && tv.count == (size_t)rows * 4);
+    int bad = 0;
+    for (int i = 0; i < 4 * rows; i++) {
+      float r = in[i];
+      for (int k = 0; k < 20; k++) r = k % 2 == 0 ? (r > 0 ? r : 0) : r + in[i];
+      if (tv.data[i] != r) bad++;
+    }
+    CHECK(bad == 0);
+    CHECK(fr__arena_pool_bytes(pool) >= fr__session_arena_bytes(s1));
+    free(in);
+  }
+  /* one buffer for both: the larger plan's size */
+  CHECK(fr__arena_pool_bytes(pool) == fr__session_arena_bytes(ss[1]));
+  fr_session_free(ss[0]);
+  fr_session_free(ss[1]);
+  fr__arena_pool_free(pool);
+  fr_model_free(m);
+}
+
 RUN_TESTS(T(dynamic_hw_and_select), T(builder_rejects_bad_graphs), T(plan_reuses_memory_and_replans),
-          T(static_subgraph_keep_and_layout), T(model_load_errors))
+          T(static_subgraph_keep_and_layout), T(model_load_errors), T(shared_arena_pool))
