@@ -15,7 +15,7 @@ int fr_cli_enroll(int argc, char **argv);    /* cmd_enroll.c */
 int fr_cli_recognize(int argc, char **argv); /* cmd_recognize.c */
 int fr_cli_subjects(int argc, char **argv);  /* cmd_subjects.c */
 int fr_cli_eval(int argc, char **argv);      /* cmd_eval.c */
-int fr_cli_serve(int argc, char **argv);     /* src/http/serve.c */
-int fr_cli_keys(int argc, char **argv);      /* src/http/serve.c */
+int fr_cli_serve(int argc, char **argv);     /* src/cli/cmd_serve.c */
+int fr_cli_keys(int argc, char **argv);      /* src/cli/cmd_serve.c */
 
 #endif

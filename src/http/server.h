@@ -1,6 +1,6 @@
 /*
  * Internals of the HTTP server core (server.c, multipart.c, auth.c,
- * metrics.c, serve.c); handlers never need this header, only http.h.
+ * metrics.c, and src/cli/cmd_serve.c); handlers never need this header, only http.h.
  *
  *     fr__auth *a; fr__auth_create(&a, &err);
  *     fr__auth_reload(a, gallery, &err);              // keys from the gallery's api_keys

@@ -3,7 +3,7 @@
  * service (declared in src/cli/cli.h, dispatched from src/cli/main.c).
  *
  * serve: loads the models once, opens the gallery, makes one fr_worker per
- * worker thread, starts the server (server.c) and waits for SIGTERM/SIGINT:
+ * worker thread, starts the server (src/http/server.c) and waits for SIGTERM/SIGINT:
  * then it stops accepting, lets in-flight requests finish (a second signal
  * stops waiting), closes the gallery and exits 0. The signals are blocked in
  * every thread and taken synchronously here (sigtimedwait), which also gives
