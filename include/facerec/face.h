@@ -66,6 +66,19 @@ void fr_worker_free(fr_worker *w);
 fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face *faces,
                     int max_faces, int *n_faces, fr_error *err);
 
+/* Detection with a lighter pyramid (video frames, where speed matters and
+ * faces worth recognizing are not tiny): levels whose longer side would exceed
+ * max_side are capped to it (0: the engine's detector_max_side) and only the
+ * first max_levels levels run (0: all), largest first; the smallest level kept
+ * accepts every face size up. {min_score, 0, 0} is exactly fr_detect. */
+typedef struct fr_detect_options {
+  float min_score;
+  int max_side;
+  int max_levels;
+} fr_detect_options;
+fr_status fr_detect_ex(fr_worker *w, const fr_image *img, const fr_detect_options *o,
+                       fr_face *faces, int max_faces, int *n_faces, fr_error *err);
+
 /* 2x3 matrix mapping the 112x112 aligned face to image pixels (similarity
  * transform, least squares over the 5 landmarks onto the ArcFace template). */
 void fr_face_align_matrix(const fr_face *f, float m[6]);

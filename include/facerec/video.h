@@ -45,7 +45,8 @@ typedef struct fr_video_reader fr_video_reader;
 typedef struct fr_video_reader_options {
   int open_timeout_ms;   /* network/device open and read timeout; default 10000 */
   int max_side;          /* refuse videos wider or taller than this; default 8192 */
-  bool live;             /* treat the source as live (cameras, streams): set for /dev/*, rtsp://, http(s)://, udp:// */
+  bool live;             /* treat the source as live (cameras, streams): set for /dev/..., rtsp://, http(s)://, udp:// */
+  volatile int *stop;    /* when non-NULL and set non-zero, blocking reads give up (FR_ERR_IO) */
 } fr_video_reader_options;
 
 typedef struct fr_video_info {
@@ -72,6 +73,14 @@ const fr_video_info *fr_video_reader_info(const fr_video_reader *r);
  * is FR_ERR_IO (the caller may reopen it); undecodable data FR_ERR_FORMAT. */
 fr_status fr_video_reader_read(fr_video_reader *r, fr_image *frame, int64_t *index, double *time_s,
                                bool *eof, fr_error *err);
+/* Same, converting straight into the caller's buffer dst (info width x height,
+ * RGB, any stride >= 3*w; the caller owns it), so frames can stay in flight
+ * without copies. dst NULL decodes the frame without converting it (a frame
+ * dropped by a live pipeline). Frames that change size mid-stream are scaled
+ * to the size the stream opened with. A file whose data ends well before the
+ * frame count its header announces ends with FR_ERR_FORMAT (truncated). */
+fr_status fr_video_reader_read_into(fr_video_reader *r, fr_image *dst, int64_t *index,
+                                    double *time_s, bool *eof, fr_error *err);
 void fr_video_reader_close(fr_video_reader *r);
 
 /* ---- writing ---- */
@@ -127,6 +136,12 @@ typedef struct fr_video_options {
   volatile int *stop;        /* when non-NULL and set non-zero (e.g. by SIGINT), the run ends cleanly */
   void (*progress)(void *ctx, int64_t frames, double fps, int64_t tracks); /* about 4 times a second, may be NULL */
   void *progress_ctx;
+  /* Detection setting for video frames (docs/video.md): the detector sees each
+   * frame with its longer side at most det_max_side pixels (0: the video
+   * default, half the frame's longer side clamped to 320..640; -1: the engine's full image pyramid, as fr_detect) and at most
+   * det_levels pyramid levels (0: the video default, 1). */
+  int det_max_side;
+  int det_levels;
 } fr_video_options;
 
 typedef struct fr_video_subject_seen {
@@ -134,6 +149,9 @@ typedef struct fr_video_subject_seen {
   int64_t first_frame, last_frame;
   int64_t tracks;
   float best_similarity;
+  int n_ranges;              /* the frame ranges the subject was seen in (its tracks' spans, merged
+                              * when they overlap or touch within a second): ranges[i][0..1] = first, last */
+  int64_t (*ranges)[2];
 } fr_video_subject_seen;
 
 typedef struct fr_video_summary {

@@ -13,6 +13,7 @@ int fr_cli_embed(int argc, char **argv);     /* cmd_embed.c */
 int fr_cli_compare(int argc, char **argv);   /* cmd_compare.c */
 int fr_cli_enroll(int argc, char **argv);    /* cmd_enroll.c */
 int fr_cli_recognize(int argc, char **argv); /* cmd_recognize.c */
+int fr_cli_video(int argc, char **argv);     /* cmd_video.c */
 int fr_cli_subjects(int argc, char **argv);  /* cmd_subjects.c */
 int fr_cli_eval(int argc, char **argv);      /* cmd_eval.c */
 int fr_cli_serve(int argc, char **argv);     /* src/cli/cmd_serve.c */

@@ -33,6 +33,10 @@ static const char *usage_main =
     "  recognize IMAGE|DIR... [--db PATH] [--threshold T] [--annotate OUTDIR]\n"
     "            [--crops OUTDIR] [--json]\n"
     "        Name the faces in images after the enrolled subjects (or unknown).\n"
+    "  video INPUT [--db PATH] [--every N] [--threshold T] [--crops DIR]\n"
+    "        [--out FILE.mp4] [--json] [--max-frames N] [--realtime]\n"
+    "        Recognize the faces of a video file, camera or stream frame by frame\n"
+    "        (tracks, events, best crops, annotated video).\n"
     "  subjects list|rename OLD NEW|delete NAME [--db PATH] [--json]\n"
     "        Manage the gallery's subjects.\n"
     "  eval lfw|pairs|wider ... [--json]\n"
@@ -374,6 +378,7 @@ static const struct {
     {"compare", fr_cli_compare},
     {"enroll", fr_cli_enroll},
     {"recognize", fr_cli_recognize},
+    {"video", fr_cli_video},
     {"subjects", fr_cli_subjects},
     {"eval", fr_cli_eval},
     {"model", cmd_model},

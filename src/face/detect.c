@@ -256,8 +256,12 @@ static void level_geometry(const fr_image *img, int side, int *rw, int *rh, int 
   *in_h = land ? sc : lc;
 }
 
-fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face *faces,
-                    int max_faces, int *n_faces, fr_error *err) {
+/* fr_detect with the pyramid limited to levels whose side is at most max_side
+ * (the engine's detector_max_side when 0) and to the first max_levels levels
+ * (0 = all); the last level kept accepts every face size up. */
+static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score, int max_side,
+                             int max_levels, fr_face *faces, int max_faces, int *n_faces,
+                             fr_error *err) {
   if (n_faces) *n_faces = 0;
   if (!w || !img || !n_faces || (max_faces > 0 && !faces))
     return fr_error_set(err, FR_ERR_INVALID_ARG, "fr_detect: NULL argument");
@@ -294,6 +298,7 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
   for (int i = 0; i < FR__DET_MAX_SCALES && tun->scale_side[i] > 0; i++) {
     int side = tun->scale_side[i];
     if (side > e->cfg.detector_max_side) side = e->cfg.detector_max_side;
+    if (max_side > 0 && side > max_side) side = max_side;
     if (side > cap) side = cap;
     if (nl > 0 && (float)side > 0.7f * (float)lv_side[nl - 1]) { /* too close to the previous level */
       lv_max[nl - 1] = tun->level_max[i];
@@ -304,6 +309,7 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
     lv_max[nl] = tun->level_max[i];
     nl++;
   }
+  if (max_levels > 0 && nl > max_levels) nl = max_levels;
   if (nl > 0) {
     lv_min[0] = 0;
     lv_max[nl - 1] = 0;
@@ -476,4 +482,18 @@ fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face 
   if ((st = fr__landmarks(w, img, faces, n, err))) return st;
   *n_faces = n;
   return FR_OK;
+}
+
+fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face *faces,
+                    int max_faces, int *n_faces, fr_error *err) {
+  return detect_impl(w, img, min_score, 0, 0, faces, max_faces, n_faces, err);
+}
+
+fr_status fr_detect_ex(fr_worker *w, const fr_image *img, const fr_detect_options *o,
+                       fr_face *faces, int max_faces, int *n_faces, fr_error *err) {
+  if (!o) return fr_error_set(err, FR_ERR_INVALID_ARG, "fr_detect_ex: NULL options");
+  if (o->max_side < 0 || o->max_levels < 0)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "fr_detect_ex: negative max_side or max_levels");
+  return detect_impl(w, img, o->min_score, o->max_side, o->max_levels, faces, max_faces, n_faces,
+                     err);
 }
