@@ -8,6 +8,11 @@
  * stops waiting), closes the gallery and exits 0. The signals are blocked in
  * every thread and taken synchronously here (sigtimedwait), which also gives
  * the once-a-second tick that reloads API keys and gallery counts.
+ *
+ * --camera NAME=URL (repeatable) starts a monitor thread per camera after the
+ * server (src/http/camera.c); at shutdown the monitors are stopped and joined
+ * first, video requests still running when the drain ends are cancelled, and
+ * only then the workers, the gallery and the models go.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "http/camera.h"
 #include "http/server.h"
 
 #define DEFAULT_DB "facerec.db"
@@ -31,6 +37,8 @@ static const char *serve_usage =
     "usage: facerec serve [--listen ADDR:PORT] [--db PATH] [--threads N] [--queue N]\n"
     "                     [--max-body BYTES] [--timeout SECONDS] [--api-key-file FILE]\n"
     "                     [--insecure] [--models DIR] [--quiet]\n"
+    "                     [--camera NAME=URL]... [--camera-every N] [--max-video-body BYTES]\n"
+    "                     [--max-video-frames N] [--max-video-seconds S] [--video-threads N]\n"
     "\n"
     "Serves the recognition API (/recognition, /api/v1/...) on the gallery.\n"
     "  --listen ADDR:PORT  address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;\n"
@@ -45,7 +53,17 @@ static const char *serve_usage =
     "  --api-key-file F    more API keys, one \"ROLE KEY\" per line (ROLE admin|recognize)\n"
     "  --insecure          allow a non-loopback address without any API key\n"
     "  --models DIR        models directory (default $FR_MODELS_DIR, else ./models)\n"
-    "  --quiet             no access log on stderr\n"
+    "  --quiet             no access log (nor camera event lines) on stderr\n"
+    "  --camera NAME=URL   monitor a camera (a file, /dev/videoN, rtsp://, http(s)://): its\n"
+    "                      track events go to the log and to GET /api/v1/events; an\n"
+    "                      unreachable or broken source is retried with back-off (repeatable)\n"
+    "  --camera-every N    camera monitors run detection every N-th frame (default 1)\n"
+    "  --max-video-body B  cap on a POST /api/v1/video/recognize upload (default 100M,\n"
+    "                      at most 400M; K/M suffix ok)\n"
+    "  --max-video-frames N  frames one video request may decode (default 9000)\n"
+    "  --max-video-seconds S  a video request stops after S seconds, answering what it did\n"
+    "                      (default 300)\n"
+    "  --video-threads N   pipeline workers of one video request (default 1)\n"
     "\n"
     "API keys live in the gallery (facerec keys create --role admin|recognize). Once any key\n"
     "exists, /recognition and /api/v1 need a valid x-api-key header; /healthz and /metrics\n"
@@ -165,7 +183,10 @@ int fr_cli_serve(int argc, char **argv) {
   const char *listen = "127.0.0.1:8080", *db = DEFAULT_DB, *key_file = NULL;
   const char *models = default_models_dir();
   long threads = 0, queue = 0, timeout = 30;
-  size_t max_body = 0;
+  size_t max_body = 0, max_video_body = 0;
+  long camera_every = 1, video_frames = 0, video_threads = 0, video_seconds = 0;
+  fr__camera_spec cams[FR__CAMERAS_MAX];
+  int n_cams = 0;
   bool insecure = false, quiet = false;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
@@ -199,6 +220,50 @@ int fr_cli_serve(int argc, char **argv) {
     } else if (m == 0 && (m = opt_value(argc, argv, &i, "--timeout", &v)) == 1) {
       if (parse_long(v, 1, 3600, &timeout)) {
         fprintf(stderr, "facerec serve: --timeout takes seconds from 1 to 3600\n");
+        return 2;
+      }
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--camera", &v)) == 1) {
+      char why[160];
+      if (n_cams >= FR__CAMERAS_MAX) {
+        fprintf(stderr, "facerec serve: at most %d cameras\n", FR__CAMERAS_MAX);
+        return 2;
+      }
+      if (!fr__camera_spec_parse(v, &cams[n_cams], why, sizeof why)) {
+        fprintf(stderr, "facerec serve: --camera: %s (NAME=URL)\n", why);
+        return 2;
+      }
+      size_t nl = strcspn(v, "=");
+      for (int k = 0; k < n_cams; k++)
+        if (strcspn(cams[k].name, "=") == nl && strncmp(cams[k].name, v, nl) == 0) {
+          fprintf(stderr, "facerec serve: --camera: the name '%.*s' is given twice\n", (int)nl, v);
+          return 2;
+        }
+      n_cams++;
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--camera-every", &v)) == 1) {
+      if (parse_long(v, 1, 1000, &camera_every)) {
+        fprintf(stderr, "facerec serve: --camera-every takes a number from 1 to 1000\n");
+        return 2;
+      }
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-frames", &v)) == 1) {
+      if (parse_long(v, 1, 100000000, &video_frames)) {
+        fprintf(stderr, "facerec serve: --max-video-frames takes a number from 1 to 100000000\n");
+        return 2;
+      }
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-seconds", &v)) == 1) {
+      if (parse_long(v, 1, 86400, &video_seconds)) {
+        fprintf(stderr, "facerec serve: --max-video-seconds takes seconds from 1 to 86400\n");
+        return 2;
+      }
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--video-threads", &v)) == 1) {
+      if (parse_long(v, 1, 64, &video_threads)) {
+        fprintf(stderr, "facerec serve: --video-threads takes a number from 1 to 64\n");
+        return 2;
+      }
+    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-body", &v)) == 1) {
+      /* the server holds request bodies in memory, 512 MiB for all of them */
+      if (parse_bytes(v, &max_video_body) || max_video_body > ((size_t)400 << 20)) {
+        fprintf(stderr,
+                "facerec serve: --max-video-body takes bytes from 1 to 400M (K/M suffix ok)\n");
         return 2;
       }
     } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-body", &v)) == 1) {
@@ -244,6 +309,7 @@ int fr_cli_serve(int argc, char **argv) {
   fr_gallery *gallery = NULL;
   fr_worker **workers = NULL;
   fr_http_server *srv = NULL;
+  fr__cameras *monitors = NULL;
   int n_workers = 0;
 
   if (fr__auth_create(&auth, &err) != FR_OK) {
@@ -318,6 +384,9 @@ int fr_cli_serve(int argc, char **argv) {
   cfg.timeout_s = (int)timeout;
   cfg.quiet = quiet;
   cfg.require_keys = !is_loopback(addr) && !insecure;
+  cfg.max_video_body = max_video_body;
+  fr__video_limits vl = {video_frames, (int)video_threads, (double)video_seconds};
+  fr__video_limits_set(&vl);
   if (fr_http_server_start(&ctx, &cfg, auth, &srv, &err) != FR_OK) {
     fprintf(stderr, "facerec serve: %s\n", err.msg);
     srv = NULL;
@@ -343,6 +412,19 @@ int fr_cli_serve(int argc, char **argv) {
            n_keys == 1 ? "" : "s");
   printf("try: curl -F file=@photo.jpg %s%s/recognition\n",
          n_keys ? "-H 'x-api-key: YOUR_KEY' " : "", base);
+  if (n_cams > 0) {
+    fr__camera_options co = fr__camera_default_options();
+    co.every = (int)camera_every;
+    co.threshold = ctx.threshold;
+    co.quiet = quiet;
+    if (fr__cameras_start(engine, gallery, cams, n_cams, &co, &monitors, &err) != FR_OK) {
+      fprintf(stderr, "facerec serve: cannot start the camera monitors: %s\n", err.msg);
+      monitors = NULL;
+      goto out;
+    }
+    printf("facerec serve: %d camera monitor%s: events at %s/api/v1/events\n", n_cams,
+           n_cams == 1 ? "" : "s", base);
+  }
   fflush(stdout);
 
   int sig = 0;
@@ -356,6 +438,8 @@ int fr_cli_serve(int argc, char **argv) {
           sig == SIGTERM ? "SIGTERM" : "SIGINT", fr_http_server_active(srv),
           fr_http_server_active(srv) == 1 ? "" : "s");
   fr_http_server_quiesce(srv);
+  fr__cameras_stop(monitors); /* the monitors end at their next frame; joined here */
+  monitors = NULL;
   struct timespec t0, now;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   double drain = DRAIN_S;
@@ -369,10 +453,13 @@ int fr_cli_serve(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 > drain) break;
   }
+  fr__video_cancel(); /* video requests still running end at their next frame */
   fr_http_server_stop(srv, drain > 0 ? 1.0 : 0.0);
   srv = NULL;
   rc = 0;
 out:
+  fr__cameras_stop(monitors);
+  fr__video_cancel();
   if (srv) fr_http_server_stop(srv, 0);
   for (int i = 0; i < n_workers; i++) fr_worker_free(workers[i]);
   free(workers);

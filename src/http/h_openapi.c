@@ -9,7 +9,7 @@
 
 #include "http/handlers.h"
 
-typedef enum { B_NONE, B_IMAGE, B_SEED_IMAGE, B_TWO_IMAGES, B_SUBJECT, B_IDS } body_kind;
+typedef enum { B_NONE, B_IMAGE, B_SEED_IMAGE, B_TWO_IMAGES, B_SUBJECT, B_IDS, B_VIDEO } body_kind;
 
 typedef struct route_doc {
   const char *name;
@@ -69,6 +69,18 @@ static const route_doc docs[] = {
      "400,413,415,500"},
     {"cf_detect", "detection", "Detect faces", P_LIMIT P_DET P_PLUG P_STATUS, B_IMAGE, 200,
      "DetectResponse", "400,413,415,500"},
+    {"video_recognize", "video",
+     "Follow and recognize the faces of a video: track events as `facerec video --json`",
+     "every|integer|run detection every N-th frame, 1..1000 (default 1);"
+     "threshold|number|similarity needed to name a track, -1..1 (default: the recognizer's);"
+     "max_frames|integer|decode at most this many frames (default and cap: the server's, 9000);"
+     P_DET,
+     B_VIDEO, 200, "VideoResponse", "400,413,415,500"},
+    {"events", "video", "Recent track events of the camera monitors (facerec serve --camera)",
+     "since|integer|only events with a larger seq (default 0), e.g. the last answer's next;"
+     "camera|string|only this camera's events;"
+     "limit|integer|at most this many events, 1..1000 (default 1000);",
+     B_NONE, 200, "CameraEvents", "400"},
     {"openapi", "operations", "This document", "", B_NONE, 200, NULL, ""},
 };
 
@@ -125,7 +137,31 @@ static const char schemas_json[] =
     "\"type\":\"string\"}}},"
     "\"Subjects\":{\"type\":\"object\",\"properties\":{\"subjects\":{\"type\":\"array\",\"items\":{"
     "\"type\":\"string\"}}}},"
-    "\"Updated\":{\"type\":\"object\",\"properties\":{\"updated\":{\"type\":\"boolean\"}}}"
+    "\"Updated\":{\"type\":\"object\",\"properties\":{\"updated\":{\"type\":\"boolean\"}}},"
+    "\"VideoEvent\":{\"type\":\"object\",\"required\":[\"event\",\"track\"],\"properties\":{"
+    "\"event\":{\"type\":\"string\",\"enum\":[\"track_start\",\"identified\",\"track_end\"]},"
+    "\"track\":{\"type\":\"integer\"},\"frame\":{\"type\":\"integer\"},\"time\":{\"type\":"
+    "\"number\",\"description\":\"seconds into the video\"},\"box\":{\"type\":\"object\","
+    "\"properties\":{\"x\":{\"type\":\"number\"},\"y\":{\"type\":\"number\"},\"w\":{\"type\":"
+    "\"number\"},\"h\":{\"type\":\"number\"}}},\"score\":{\"type\":\"number\"},\"subject\":{"
+    "\"type\":\"string\",\"nullable\":true,\"description\":\"a name, or unknown\"},\"crop\":{"
+    "\"type\":\"string\",\"nullable\":true},\"similarity\":{\"type\":\"number\"},\"first_frame\":{\"type\":"
+    "\"integer\"},\"last_frame\":{\"type\":\"integer\"},\"best_similarity\":{\"type\":\"number\"},"
+    "\"frames\":{\"type\":\"integer\"}}},"
+    "\"VideoResponse\":{\"type\":\"object\",\"properties\":{\"events\":{\"type\":\"array\","
+    "\"items\":{\"$ref\":\"#/components/schemas/VideoEvent\"}},\"summary\":{\"type\":\"object\","
+    "\"properties\":{\"frames\":{\"type\":\"integer\"},\"frames_processed\":{\"type\":\"integer\"},"
+    "\"fps\":{\"type\":\"number\"},\"tracks\":{\"type\":\"integer\"},\"subjects\":{\"type\":"
+    "\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"subject\":{\"type\":\"string\"},"
+    "\"first_frame\":{\"type\":\"integer\"},\"last_frame\":{\"type\":\"integer\"},\"tracks\":{"
+    "\"type\":\"integer\"},\"best_similarity\":{\"type\":\"number\"}}}},\"video\":{\"type\":"
+    "\"object\"},\"max_frames\":{\"type\":\"integer\"},\"truncated\":{\"type\":\"boolean\"}}},"
+    "\"execution_time_ms\":{\"type\":\"number\"}}},"
+    "\"CameraEvents\":{\"type\":\"object\",\"properties\":{\"events\":{\"type\":\"array\","
+    "\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/VideoEvent\"},{\"type\":\"object\","
+    "\"properties\":{\"seq\":{\"type\":\"integer\"},\"camera\":{\"type\":\"string\"},\"time\":{"
+    "\"type\":\"string\",\"format\":\"date-time\"},\"video_time\":{\"type\":\"number\"}}}]}},"
+    "\"next\":{\"type\":\"integer\"},\"missed\":{\"type\":\"integer\"}}}"
     "}";
 
 static const route_doc *doc_of(const char *name) {
@@ -210,6 +246,21 @@ static json_t *operation(const fr_http_route *r) {
                                   "application/json", "schema", "type", "array", "items", "type",
                                   "string"));
     break;
+  case B_VIDEO: {
+    char desc[160];
+    snprintf(desc, sizeof desc,
+             "A video (any container and codec FFmpeg decodes) as a multipart 'file' part or the "
+             "raw body; at most %zu bytes by default (--max-video-body)",
+             r->max_body);
+    json_object_set_new(
+        op, "requestBody",
+        json_pack("{s:b, s:s, s:{s:{s:{s:s, s:{s:{s:s, s:s}}}}, s:{s:{s:s, s:s}}, s:{s:{s:s, s:s}}}}",
+                  "required", 1, "description", desc, "content", "multipart/form-data", "schema",
+                  "type", "object", "properties", "file", "type", "string", "format", "binary",
+                  "video/*", "schema", "type", "string", "format", "binary",
+                  "application/octet-stream", "schema", "type", "string", "format", "binary"));
+    break;
+  }
   case B_NONE: break;
   }
 

@@ -46,6 +46,9 @@
   X(SUBJECT_NOT_FOUND, 404, 42, "subject_not_found")                            \
   X(SUBJECT_EXISTS, 400, 43, "subject_exists")                                  \
   X(IMAGE_NOT_FOUND, 404, 44, "image_not_found")                                \
+  X(EMPTY_VIDEO, 400, 21, "empty_video")                                        \
+  X(BAD_VIDEO, 400, 21, "bad_video")                                            \
+  X(VIDEO_TOO_LARGE, 413, 21, "video_too_large")                                \
   X(INTERNAL, 500, 41, "internal_error")
 
 typedef enum fr__herr_kind {
@@ -198,5 +201,9 @@ void fr__h_cf_subject_delete(fr_http_ctx *ctx, int worker, const fr_http_req *re
 void fr__h_cf_subject_delete_all(fr_http_ctx *ctx, int worker, const fr_http_req *req,
                                  fr_http_resp *resp);
 void fr__h_openapi(fr_http_ctx *ctx, int worker, const fr_http_req *req, fr_http_resp *resp);
+/* video (h_video.c; camera monitors and the event ring: camera.h) */
+void fr__h_video_recognize(fr_http_ctx *ctx, int worker, const fr_http_req *req,
+                           fr_http_resp *resp);
+void fr__h_events(fr_http_ctx *ctx, int worker, const fr_http_req *req, fr_http_resp *resp);
 
 #endif

@@ -9,6 +9,7 @@
  * too); everything that reads or changes the face collection needs "admin".
  */
 #include "http/handlers.h"
+#include "http/server.h" /* FR__HTTP_BODY_VIDEO */
 
 #define R_IMG FR__HTTP_BODY_IMAGE
 #define R_TWO FR__HTTP_BODY_TWO_IMAGES
@@ -45,6 +46,11 @@ const fr_http_route fr_http_routes[] = {
     {"POST", "/api/v1/verification/verify", FR_ROLE_RECOGNIZE, R_TWO, fr__h_cf_verification,
      "cf_verification"},
     {"POST", "/api/v1/detection/detect", FR_ROLE_RECOGNIZE, R_IMG, fr__h_cf_detect, "cf_detect"},
+
+    /* video: uploads, and the camera monitors' events */
+    {"POST", "/api/v1/video/recognize", FR_ROLE_RECOGNIZE, FR__HTTP_BODY_VIDEO,
+     fr__h_video_recognize, "video_recognize"},
+    {"GET", "/api/v1/events", FR_ROLE_RECOGNIZE, 0, fr__h_events, "events"},
 
     /* documentation */
     {"GET", "/openapi.json", FR_ROLE_NONE, 0, fr__h_openapi, "openapi"},

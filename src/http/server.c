@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/camera.h"
 #include "http/server.h"
 
 #define REQUEST_ID_MAX 64
@@ -458,6 +459,8 @@ static long long content_length(struct MHD_Connection *c) {
 
 static size_t route_cap(fr_http_server *s, const fr_http_route *r) {
   if (!r || r->max_body == 0) return 0;
+  if (r->max_body == FR__HTTP_BODY_VIDEO) /* video uploads: their own cap */
+    return s->cfg.max_video_body ? s->cfg.max_video_body : r->max_body;
   return s->cfg.max_body ? s->cfg.max_body : r->max_body;
 }
 
@@ -624,6 +627,7 @@ static enum MHD_Result answer_builtin(fr_http_server *s, job *j) {
   gauges(s, &g);
   size_t len = 0;
   char *text = fr__metrics_render(&g, &len);
+  if (text) fr__cameras_metrics(&text, &len); /* out of memory: served without the camera series */
   if (!text) {
     server_error(j, 500, "out_of_memory", "out of memory");
     return respond(j);

@@ -90,7 +90,13 @@ typedef struct fr_http_server_config {
   bool quiet;             /* no access log */
   bool require_keys;      /* protected routes need a key even when none is configured
                            * (a public address: revoking the last key must not open it) */
+  size_t max_video_body;  /* cap of the routes declared with FR__HTTP_BODY_VIDEO (video uploads);
+                           * 0 = FR__HTTP_BODY_VIDEO. max_body does not apply to them. */
 } fr_http_server_config;
+
+/* The body cap a route declares for a video upload: such routes get
+ * fr_http_server_config.max_video_body instead (default this, 100 MiB). */
+#define FR__HTTP_BODY_VIDEO ((size_t)100 << 20)
 
 fr_http_server_config fr_http_server_default_config(void);
 /* Default queue length: max(64, 8 x threads). Long enough that a burst from
