@@ -1,8 +1,10 @@
 /*
  * Gallery benchmark: exact search latency (median of 50 queries, k = 5) at
  * 1,000 / 10,000 / 100,000 faces of 512 dims, the RSS the index adds when a
- * gallery file is opened (and the time to load it), each dot-product kernel on
- * the 100,000-row matrix, and add throughput (fsync'ed file vs in-memory).
+ * gallery file is opened (and the time to load it), each dot-product kernel
+ * (float32 rows: the exact re-scoring; int8 rows: the index pass) on each
+ * matrix, the cost of reading candidates' float32 embeddings from the store,
+ * and add throughput (fsync'ed file vs in-memory).
  *
  *   bench_gallery [DIR]     (DIR for the temporary gallery files; default /tmp)
  *
@@ -20,6 +22,7 @@
 
 #include "facerec/gallery.h"
 #include "gallery/index.h"
+#include "gallery/store.h"
 
 #define DIM 512
 #define QUERIES 50
@@ -112,6 +115,46 @@ static int fill(const char *path, int n) {
   return rc;
 }
 
+/* The re-scoring's store read: 64 random faces' float32 embeddings per call on
+ * the read connection (what one search batch asks for), median of 30 calls. */
+static void bench_fetch(const char *path, int n) {
+  fr__store *s;
+  fr_error err;
+  if (fr__store_sqlite_open(path, "bench-model", DIM, &s, &err) != FR_OK) {
+    fprintf(stderr, "store open: %s\n", err.msg);
+    return;
+  }
+  enum { B = 64, CALLS = 30 };
+  int64_t ids[B];
+  char uuids[B][FR_IMAGE_ID_LEN + 1];
+  bool found[B];
+  float *out = malloc((size_t)B * DIM * 4);
+  double lat[CALLS];
+  int missing = 0;
+  for (int c = 0; c < CALLS; c++) {
+    for (int i = 0; i < B; i++) {
+      rng = rng * 1103515245u + 12345u;
+      unsigned f = (rng >> 4) % (unsigned)n; /* fill(): face f has row id f + 1 */
+      ids[i] = (int64_t)f + 1;
+      snprintf(uuids[i], sizeof uuids[i], "%08x-0000-4000-8000-%012x", f, f);
+    }
+    double t0 = now_ms();
+    if (s->ops->embeddings(s, true, B, ids, (const char(*)[FR_IMAGE_ID_LEN + 1])uuids, out, DIM,
+                           found, &err) != FR_OK) {
+      fprintf(stderr, "embeddings: %s\n", err.msg);
+      break;
+    }
+    lat[c] = now_ms() - t0;
+    for (int i = 0; i < B; i++) missing += !found[i];
+  }
+  qsort(lat, CALLS, sizeof lat[0], cmp_d);
+  printf("%7d faces: float32 embeddings from the store (read connection): %.1f us per face "
+         "(median of %d batches of %d random faces)%s\n",
+         n, lat[CALLS / 2] * 1e3 / B, CALLS, B, missing ? " SOME MISSING" : "");
+  free(out);
+  s->ops->close(s);
+}
+
 static void bench_search(const char *dir, int n) {
   char path[512];
   snprintf(path, sizeof path, "%s/bench_gallery_%d.db", dir, n);
@@ -142,14 +185,15 @@ static void bench_search(const char *dir, int n) {
   }
   qsort(lat, QUERIES, sizeof lat[0], cmp_d);
   double med = lat[QUERIES / 2];
-  double matrix_mb = (double)n * DIM * 4 / 1048576.0;
-  printf("%7d faces x %d: search median %7.3f ms (min %.3f, max %.3f; %.1f GB/s), "
-         "index RSS +%.1f MB (matrix %.1f MB), open/load %.0f ms, process RSS %.1f MB "
-         "[fill %.0f ms]\n",
+  double matrix_mb = (double)n * DIM / 1048576.0; /* int8 */
+  printf("%7d faces x %d: search median %7.3f ms (min %.3f, max %.3f; %.1f GB/s of int8 rows), "
+         "index RSS +%.1f MB (int8 matrix %.1f MB; float32 would be %.1f MB), open/load %.0f ms, "
+         "process RSS %.1f MB [fill %.0f ms]\n",
          n, DIM, med, lat[0], lat[QUERIES - 1], matrix_mb / 1024.0 / (med / 1e3), rss1 - rss0,
-         matrix_mb, t_open, rss1, t_fill);
+         matrix_mb, matrix_mb * 4, t_open, rss1, t_fill);
   fflush(stdout);
   fr_gallery_close(g);
+  bench_fetch(path, n);
   rm_db(path);
 }
 
@@ -169,10 +213,28 @@ static void bench_kernels(int n) {
       lat[r] = now_ms() - t0;
     }
     qsort(lat, 31, sizeof lat[0], cmp_d);
-    printf("kernel %-6s %6d x %d: median %7.3f ms (%.1f GB/s)%s\n", ks[ki].name, n, DIM, lat[15],
-           (double)n * DIM * 4 / 1e9 / (lat[15] / 1e3), ki == 0 ? "  <- used by search" : "");
+    printf("kernel float32 %-6s %6d x %d: median %7.3f ms (%.1f GB/s)%s\n", ks[ki].name, n, DIM,
+           lat[15], (double)n * DIM * 4 / 1e9 / (lat[15] / 1e3),
+           ki == 0 ? "  <- re-scores candidates" : "");
   }
-  free(mat), free(q), free(out);
+  free(mat);
+  fr__dot8_kernel k8[4];
+  int nk8 = fr__dot8_kernels(k8, 4);
+  int8_t *m8 = aligned_alloc(64, (size_t)n * DIM);
+  for (size_t i = 0; i < (size_t)n * DIM; i++) m8[i] = (int8_t)(randf() * 127);
+  for (int ki = 0; ki < nk8; ki++) {
+    double lat[31];
+    for (int r = 0; r < 31; r++) {
+      double t0 = now_ms();
+      for (int b = 0; b < n; b += 1024)
+        k8[ki].fn(m8 + (size_t)b * DIM, DIM, (size_t)(n - b < 1024 ? n - b : 1024), q, out + b);
+      lat[r] = now_ms() - t0;
+    }
+    qsort(lat, 31, sizeof lat[0], cmp_d);
+    printf("kernel int8    %-6s %6d x %d: median %7.3f ms (%.1f GB/s)%s\n", k8[ki].name, n, DIM,
+           lat[15], (double)n * DIM / 1e9 / (lat[15] / 1e3), ki == 0 ? "  <- index pass" : "");
+  }
+  free(m8), free(q), free(out);
 }
 
 static void bench_add(const char *path, int n) {
@@ -208,7 +270,8 @@ static void bench_add(const char *path, int n) {
 
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : "/tmp";
-  printf("gallery bench: %d-d float32, k = 5, median of %d queries, single thread\n", DIM, QUERIES);
+  printf("gallery bench: %d-d, int8 index + exact float32 re-scoring, k = 5, median of %d queries, "
+         "single thread\n", DIM, QUERIES);
   static const int sizes[] = {1000, 10000, 100000};
   for (int i = 0; i < 3; i++) bench_search(dir, sizes[i]);
   for (int i = 0; i < 3; i++) bench_kernels(sizes[i]);

@@ -16,6 +16,7 @@
  *
  * usage: bench_http [--facerec PATH] [--sizes 1000,100000] [--conns 1,8,64]
  *                   [--duration S] [--threads N] [--image FILE] [--tmp DIR]
+ *        bench_http [--image FILE] --write-jpeg OUT   (writes the request JPEG, exits)
  * The facerec binary: --facerec, else $FR_FACEREC, else <dir of this program>/../facerec.
  * wrk and the server share the machine's cores. Prints Markdown. Never asserts.
  */
@@ -306,10 +307,12 @@ int main(int argc, char **argv) {
     else if (ok && strcmp(argv[i], "--threads") == 0) ok = (threads = atoi(argv[++i])) > 0;
     else if (ok && strcmp(argv[i], "--image") == 0) snprintf(image, sizeof image, "%s", argv[++i]);
     else if (ok && strcmp(argv[i], "--tmp") == 0) snprintf(tmp, sizeof tmp, "%s", argv[++i]);
+    else if (ok && strcmp(argv[i], "--write-jpeg") == 0) /* the request image, then exit */
+      return make_jpeg(image, argv[i + 1]) ? 1 : 0;
     else ok = 0;
     if (!ok) {
       fprintf(stderr, "usage: bench_http [--facerec PATH] [--sizes 1000,100000] [--conns 1,8,64] "
-                      "[--duration S] [--threads N] [--image FILE] [--tmp DIR]\n");
+                      "[--duration S] [--threads N] [--image FILE] [--tmp DIR] [--write-jpeg OUT]\n");
       return 2;
     }
   }

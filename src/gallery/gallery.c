@@ -14,6 +14,16 @@
  * Every field of the index is written only with both locks held and read only
  * with at least one of them, so there is no unsynchronized access (TSan-clean
  * by construction; no atomics, no lock-free reads).
+ *
+ * Search re-scores its candidates from the float32 embeddings in the store
+ * (the index keeps int8 rows only; see index.h). A file gallery reads them on
+ * the store's own read connection while holding ix_lock shared (lock order
+ * ix_lock -> the store's read mutex; writers never take that one), so searches
+ * still never wait for a commit. A committed delete whose index update is still
+ * waiting for ix_lock shows as a missing candidate: the search drops the lock
+ * (the writer goes first: the lock prefers writers) and runs again. A ":memory:"
+ * gallery has a single connection: its searches take store_mu before ix_lock
+ * (the writers' order), so they wait for writers there.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,6 +48,7 @@ struct fr_gallery {
   pthread_mutex_t store_mu;
   pthread_rwlock_t ix_lock;
   int dim, stride;
+  bool reader; /* the store has a read connection (file galleries) */
 };
 
 /* ---- validation ---- */
@@ -160,7 +171,8 @@ static fr_status load_subject(void *ctx, int64_t id, const char *name) {
   return FR_OK;
 }
 
-static fr_status load_face(void *ctx, int64_t subject_id, const char *image_id, const float *emb) {
+static fr_status load_face(void *ctx, int64_t subject_id, int64_t face_id, const char *image_id,
+                           const float *emb) {
   load_ctx *c = ctx;
   uint8_t u[16];
   if (!fr__uuid_parse(image_id, u))
@@ -175,7 +187,7 @@ static fr_status load_face(void *ctx, int64_t subject_id, const char *image_id, 
                           image_id);
   fr_status st = fr__index_reserve(c->g->ix, 1, 0, c->err);
   if (st != FR_OK) return st;
-  fr__index_append(c->g->ix, slot, u, emb);
+  fr__index_append(c->g->ix, slot, u, face_id, emb);
   return FR_OK;
 }
 
@@ -219,6 +231,7 @@ fr_status fr_gallery_open(const char *path, const char *model_id, int dim, fr_ga
     g->stride = fr__index_stride(g->ix);
     st = fr__store_sqlite_open(path, model_id, dim, &g->store, err);
   }
+  if (st == FR_OK) g->reader = g->store->ops->has_reader(g->store);
   fr_gallery_stats hint = {0};
   if (st == FR_OK) st = g->store->ops->stats(g->store, &hint, err);
   if (st == FR_OK && hint.faces > 0) /* a hint: the load below reserves as it goes */
@@ -304,7 +317,7 @@ fr_status fr_gallery_add(fr_gallery *g, const fr_gallery_face_in *in, fr_gallery
     pthread_rwlock_wrlock(&g->ix_lock);
     int slot = fr__index_subject_put(g->ix, sid, name);
     name = NULL;
-    fr__index_append(g->ix, slot, u, emb);
+    fr__index_append(g->ix, slot, u, out->id, emb);
     pthread_rwlock_unlock(&g->ix_lock);
   }
   pthread_mutex_unlock(&g->store_mu);
@@ -313,6 +326,29 @@ fr_status fr_gallery_add(fr_gallery *g, const fr_gallery_face_in *in, fr_gallery
   free(emb);
   return st;
 }
+
+/* Index fetch callback: the candidates' float32 embeddings from the store. */
+static fr_status fetch_embeddings(void *ctx, size_t n, const int64_t *face_ids,
+                                  const uint8_t (*uuids)[16], float *out, size_t out_stride,
+                                  bool *found, fr_error *err) {
+  fr_gallery *g = ctx;
+  enum { CHUNK = 64 };
+  char ids[CHUNK][FR_IMAGE_ID_LEN + 1];
+  for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+    size_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+    for (size_t i = 0; i < m; i++) fr__uuid_format(uuids[i0 + i], ids[i]);
+    fr_status st = g->store->ops->embeddings(g->store, g->reader, m, face_ids + i0,
+                                             (const char(*)[FR_IMAGE_ID_LEN + 1])ids,
+                                             out + i0 * out_stride, out_stride, found + i0, err);
+    if (st != FR_OK) return st;
+  }
+  return FR_OK;
+}
+
+/* A search that finds a candidate deleted under it (committed, not yet applied
+ * to the index) runs again; after this many tries the missing rows are left
+ * out (a face deleted at the same moment, or re-embedded by another process). */
+#define SEARCH_TRIES 8
 
 fr_status fr_gallery_search(fr_gallery *g, const float *embedding, int k, fr_gallery_match *out,
                             int *n, fr_error *err) {
@@ -323,10 +359,15 @@ fr_status fr_gallery_search(fr_gallery *g, const float *embedding, int k, fr_gal
   float *q = vec_alloc(g);
   if (!q) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
   fr_status st = normalize(g, embedding, q, err);
-  if (st == FR_OK && k > 0) {
+  for (int t = 0; st == FR_OK && k > 0; t++) {
+    if (!g->reader) pthread_mutex_lock(&g->store_mu);
     pthread_rwlock_rdlock(&g->ix_lock);
-    st = fr__index_search(g->ix, q, k, out, n, err);
+    fr__index_search_info info;
+    st = fr__index_search(g->ix, q, k, fetch_embeddings, g, t + 1 == SEARCH_TRIES, out, n, &info,
+                          err);
     pthread_rwlock_unlock(&g->ix_lock);
+    if (!g->reader) pthread_mutex_unlock(&g->store_mu);
+    if (st != FR_OK || info.missing == 0 || t + 1 == SEARCH_TRIES) break;
   }
   free(q);
   return st;
@@ -340,23 +381,33 @@ fr_status fr_gallery_similarity(fr_gallery *g, const char *image_id, const float
   char canon[FR_IMAGE_ID_LEN + 1];
   fr_status st = parse_image_id(image_id, u, canon, err);
   if (st != FR_OK) return st;
-  float *q = vec_alloc(g);
-  if (!q) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  float *q = vec_alloc(g), *row = vec_alloc(g);
+  if (!q || !row) {
+    free(q), free(row);
+    return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  }
   st = normalize(g, embedding, q, err);
   if (st == FR_OK) {
+    if (!g->reader) pthread_mutex_lock(&g->store_mu);
     pthread_rwlock_rdlock(&g->ix_lock);
     ptrdiff_t r = fr__index_find(g->ix, u);
-    if (r < 0) {
+    bool found = false;
+    if (r >= 0) {
+      int64_t fid = fr__index_face_id(g->ix, (size_t)r);
+      st = fetch_embeddings(g, 1, &fid, (const uint8_t(*)[16])&u, row, (size_t)g->stride, &found,
+                            err);
+    }
+    pthread_rwlock_unlock(&g->ix_lock);
+    if (!g->reader) pthread_mutex_unlock(&g->store_mu);
+    if (st == FR_OK && !found) {
       st = fr_error_set(err, FR_ERR_NOT_FOUND, "face %s not found", canon);
-    } else {
-      const float *row = fr__index_row(g->ix, (size_t)r);
+    } else if (st == FR_OK) {
       double s = 0;
       for (int i = 0; i < g->dim; i++) s += (double)row[i] * q[i];
       *similarity = (float)s;
     }
-    pthread_rwlock_unlock(&g->ix_lock);
   }
-  free(q);
+  free(q), free(row);
   return st;
 }
 

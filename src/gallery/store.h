@@ -55,8 +55,8 @@ typedef struct fr__store_ops {
    * consistent snapshot. A callback returning non-FR_OK stops the load with it. */
   fr_status (*load)(fr__store *s, void *ctx,
                     fr_status (*subject_cb)(void *ctx, int64_t id, const char *name),
-                    fr_status (*face_cb)(void *ctx, int64_t subject_id, const char *image_id,
-                                         const float *embedding),
+                    fr_status (*face_cb)(void *ctx, int64_t subject_id, int64_t face_id,
+                                         const char *image_id, const float *embedding),
                     fr_error *err);
   fr_status (*stats)(fr__store *s, fr_gallery_stats *st, fr_error *err);
   /* Creates the subject if missing; *id its row id. */
@@ -91,6 +91,18 @@ typedef struct fr__store_ops {
   fr_status (*keys)(fr__store *s, int (*cb)(void *ctx, const fr_gallery_key *k), void *ctx,
                     fr_error *err);
   fr_status (*key_delete)(fr__store *s, int64_t id, fr_error *err);
+  /* The float32 embeddings of n of this model's faces (for the index's exact
+   * re-scoring): face i (row id face_ids[i], UUID text image_ids[i]) into
+   * out + i * out_stride, found[i] = false when no such face (of this model)
+   * exists now. reader = true: on the store's own read connection, safe to call
+   * from any thread without the caller's lock, concurrently with every other
+   * call (it sees the last committed state); FR_ERR_UNSUPPORTED when the store
+   * has none (":memory:"). reader = false: like every other call. */
+  fr_status (*embeddings)(fr__store *s, bool reader, size_t n, const int64_t *face_ids,
+                          const char (*image_ids)[FR_IMAGE_ID_LEN + 1], float *out,
+                          size_t out_stride, bool *found, fr_error *err);
+  /* Whether embeddings(reader = true) is available. */
+  bool (*has_reader)(fr__store *s);
 } fr__store_ops;
 
 struct fr__store {

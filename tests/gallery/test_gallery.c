@@ -177,6 +177,255 @@ TEST(dot_kernels_match_reference) {
     }
 }
 
+TEST(dot8_kernels_match_reference) {
+  fr__dot8_kernel k[4];
+  int nk = fr__dot8_kernels(k, 4);
+  CHECK(nk >= 1 && strcmp(k[nk - 1].name, "c") == 0);
+  unsigned seed = 8;
+  static const int strides[] = {64, 128, 512, 576};
+  static const int rows[] = {1, 3, 17, 64};
+  for (size_t si = 0; si < sizeof strides / sizeof strides[0]; si++)
+    for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+      int s = strides[si], n = rows[ri];
+      int8_t *m = aligned_alloc(64, (size_t)s * n);
+      float *q = aligned_alloc(64, (size_t)s * 4), out[64];
+      for (int i = 0; i < s * n; i++) m[i] = (int8_t)((int)(fr_t_rand(&seed) % 255) - 127);
+      for (int i = 0; i < s; i++) q[i] = fr_t_randf(&seed);
+      for (int ki = 0; ki < nk; ki++) {
+        k[ki].fn(m, (size_t)s, (size_t)n, q, out);
+        for (int r = 0; r < n; r++) {
+          double ref = 0, mag = 0;
+          for (int j = 0; j < s; j++) ref += m[r * s + j] * (double)q[j], mag += fabs(m[r * s + j] * (double)q[j]);
+          CHECK_MSG(fabs(out[r] - ref) <= 1e-5 * mag + 1e-6, "%s stride %d row %d: %g vs %g",
+                    k[ki].name, s, r, out[r], ref);
+        }
+      }
+      free(m);
+      free(q);
+    }
+  /* quantization: the bound holds the true residual, the scale maps max|v| to 127 */
+  float v[100], dq[100];
+  int8_t m8[128];
+  rand_unit(&seed, 100, v);
+  float bound = 0, sc = fr__quantize_row(v, 100, 128, m8, &bound);
+  double res = 0, mx = 0;
+  int maxq = 0;
+  for (int j = 0; j < 100; j++) {
+    dq[j] = sc * m8[j];
+    res += ((double)v[j] - dq[j]) * ((double)v[j] - dq[j]);
+    mx = fmax(mx, fabs(v[j]));
+    maxq = abs(m8[j]) > maxq ? abs(m8[j]) : maxq;
+  }
+  CHECK(maxq == 127 && fabs(sc - mx / 127) < 1e-9);
+  CHECK(sqrt(res) <= bound && bound < 0.02);
+  for (int j = 100; j < 128; j++) CHECK(m8[j] == 0);
+}
+
+/* ---- compact index vs brute force float32 ---- */
+
+typedef struct vecs_ctx {
+  const float *v; /* row i of the index = v + i * dim (face id i) */
+  int dim;
+  int64_t missing; /* face id the fetch reports missing, or -1 */
+  size_t fetched;
+} vecs_ctx;
+
+static fr_status fetch_vecs(void *ctx, size_t n, const int64_t *ids, const uint8_t (*u)[16],
+                            float *out, size_t out_stride, bool *found, fr_error *err) {
+  (void)u, (void)err;
+  vecs_ctx *c = ctx;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(out + i * out_stride, c->v + ids[i] * c->dim, (size_t)c->dim * 4);
+    found[i] = ids[i] != c->missing;
+  }
+  c->fetched += n;
+  return FR_OK;
+}
+
+typedef struct bf_m {
+  float score;
+  int row;
+} bf_m;
+static int cmp_bf(const void *a, const void *b) {
+  const bf_m *x = a, *y = b;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return (x->row > y->row) - (x->row < y->row);
+}
+
+/* n rows of dim in nsub subjects (row i -> subject subj[i]); random unit
+ * vectors, or (clustered) tight groups around a few centres, with exact
+ * duplicates across subjects; search k with the index and with brute force
+ * float32 (the float kernel the index re-scores with): same subjects, same
+ * image ids, same similarities bit for bit (and within 1e-6 of double). */
+static void index_vs_bruteforce(int dim, int n, int nsub, bool clustered, unsigned seed) {
+  fr__index *ix = NULL;
+  CHECK_STATUS(fr__index_create(dim, &ix, NULL), FR_OK);
+  if (!ix) return;
+  int stride = fr__index_stride(ix);
+  float *v = malloc((size_t)n * dim * 4);
+  int *subj = malloc((size_t)n * sizeof *subj);
+  CHECK_STATUS(fr__index_reserve(ix, (size_t)n, (size_t)nsub, NULL), FR_OK);
+  int slots[1000];
+  char name[16];
+  for (int s = 0; s < nsub; s++) {
+    snprintf(name, sizeof name, "s%04d", s);
+    slots[s] = fr__index_subject_put(ix, s + 1, strdup(name));
+  }
+  float centres[8][1024];
+  for (int c = 0; c < 8; c++) rand_unit(&seed, dim, centres[c]);
+  for (int i = 0; i < n; i++) {
+    float *row = v + (size_t)i * dim;
+    subj[i] = (int)(fr_t_rand(&seed) % (unsigned)nsub);
+    if (!clustered) rand_unit(&seed, dim, row);
+    else if (i > 0 && i % 50 == 0) memcpy(row, row - dim, (size_t)dim * 4); /* duplicate */
+    else near(&seed, dim, centres[fr_t_rand(&seed) % 8], 0.03f, row);
+    uint8_t u[16] = {0};
+    memcpy(u, &i, sizeof i);
+    fr__index_append(ix, slots[subj[i]], u, i, row);
+  }
+  fr__dot_kernel fk[1];
+  fr__dot_kernels(fk, 1);
+  float *pad = aligned_alloc(64, (size_t)n * stride * 4), *q = aligned_alloc(64, (size_t)stride * 4);
+  float *sc = malloc((size_t)n * 4);
+  memset(pad, 0, (size_t)n * stride * 4);
+  for (int i = 0; i < n; i++) memcpy(pad + (size_t)i * stride, v + (size_t)i * dim, (size_t)dim * 4);
+  bf_m *best = malloc((size_t)nsub * sizeof *best);
+  fr_gallery_match m[64];
+  vecs_ctx ctx = {v, dim, -1, 0};
+  size_t total_cand = 0;
+  for (int t = 0; t < 12; t++) {
+    memset(q, 0, (size_t)stride * 4);
+    if (clustered && t % 2) near(&seed, dim, centres[t % 8], 0.03f, q);
+    else if (t == 11) memcpy(q, v + (size_t)(n / 2) * dim, (size_t)dim * 4); /* an exact row */
+    else rand_unit(&seed, dim, q);
+    int k = t % 3 == 0 ? 1 : t % 3 == 1 ? 5 : 40;
+    fk[0].fn(pad, (size_t)stride, (size_t)n, q, sc);
+    for (int s = 0; s < nsub; s++) best[s] = (bf_m){-INFINITY, -1};
+    for (int i = 0; i < n; i++) {
+      bf_m *b = &best[subj[i]];
+      if (b->row < 0 || sc[i] > b->score) *b = (bf_m){sc[i], i};
+    }
+    qsort(best, (size_t)nsub, sizeof *best, cmp_bf);
+    int nn = 0;
+    while (nn < nsub && best[nn].row >= 0) nn++;
+    if (nn > k) nn = k;
+    int got = -1;
+    fr__index_search_info info;
+    CHECK_STATUS(fr__index_search(ix, q, k, fetch_vecs, &ctx, false, m, &got, &info, NULL), FR_OK);
+    CHECK_MSG(got == nn, "%d vs %d", got, nn);
+    CHECK(info.missing == 0 && info.candidates >= (size_t)got);
+    total_cand += info.candidates;
+    for (int i = 0; i < got && i < nn; i++) {
+      snprintf(name, sizeof name, "s%04d", subj[best[i].row]);
+      int row = -1;
+      sscanf(m[i].image_id, "%8x", (unsigned *)&row);
+      row = (int)__builtin_bswap32((uint32_t)row);
+      CHECK_MSG(strcmp(m[i].subject, name) == 0 && row == best[i].row && m[i].similarity == best[i].score,
+                "%s dim %d k %d rank %d: %s row %d %.9g vs %s row %d %.9g", clustered ? "clustered" : "random",
+                dim, k, i, m[i].subject, row, m[i].similarity, name, best[i].row, best[i].score);
+      double d = 0;
+      for (int j = 0; j < dim; j++) d += (double)q[j] * v[(size_t)best[i].row * dim + j];
+      CHECK(fabs(m[i].similarity - d) <= 1e-6);
+    }
+  }
+  /* re-scoring reads few rows: on random data about k each (clusters need more) */
+  printf("     %s %d x %d, %d subjects: %zu rows re-scored in 12 searches\n",
+         clustered ? "clustered" : "random", n, dim, nsub, total_cand);
+  if (!clustered) CHECK(total_cand < (size_t)n);
+  /* a candidate the store no longer has: retry signal, or left out */
+  memset(q, 0, (size_t)stride * 4);
+  memcpy(q, v + 7 * (size_t)dim, (size_t)dim * 4);
+  ctx.missing = 7;
+  int got = -1;
+  fr__index_search_info info;
+  CHECK_STATUS(fr__index_search(ix, q, 3, fetch_vecs, &ctx, false, m, &got, &info, NULL), FR_OK);
+  CHECK(got == 0 && info.missing == 1);
+  CHECK_STATUS(fr__index_search(ix, q, 3, fetch_vecs, &ctx, true, m, &got, &info, NULL), FR_OK);
+  CHECK(got >= 1 && info.missing == 1);
+  for (int i = 0; i < got; i++) CHECK(strncmp(m[i].image_id, "07000000", 8) != 0);
+  /* swap-removal keeps the rows' codes, scales and face ids together */
+  uint8_t u7[16] = {7};
+  CHECK(fr__index_remove(ix, u7));
+  ctx.missing = -1;
+  CHECK_STATUS(fr__index_search(ix, q, 3, fetch_vecs, &ctx, false, m, &got, &info, NULL), FR_OK);
+  CHECK(got >= 1 && info.missing == 0 && m[0].similarity < 0.9999f);
+  memcpy(q, v + (size_t)(n - 2) * dim, (size_t)dim * 4);
+  CHECK_STATUS(fr__index_search(ix, q, 1, fetch_vecs, &ctx, false, m, &got, &info, NULL), FR_OK);
+  CHECK(got == 1 && m[0].similarity > 0.9999f);
+  free(v), free(subj), free(pad), free(q), free(sc), free(best);
+  fr__index_destroy(ix);
+}
+
+TEST(compact_index_equals_float32_bruteforce) {
+  index_vs_bruteforce(512, 3000, 700, false, 21);
+  index_vs_bruteforce(512, 3000, 300, true, 22);
+  index_vs_bruteforce(100, 2000, 500, true, 23);
+  index_vs_bruteforce(7, 1000, 200, false, 24);
+}
+
+/* The store path of the re-scoring: a file gallery (read connection) and an
+ * in-memory one (main connection) give the same results as brute force, and
+ * fr_gallery_similarity reads the float32 embedding too. */
+TEST(rerank_from_store_file_and_memory) {
+  enum { D = 512, N = 240 };
+  const char *path = tmp_path("rerank.db");
+  rm_db(path);
+  fr_gallery *gf = open_g(path, "m", D), *gm = open_g(":memory:", "m", D);
+  if (!gf || !gm) return;
+  unsigned seed = 31;
+  float *e = malloc((size_t)N * D * 4), centre[D], q[D];
+  rand_unit(&seed, D, centre);
+  char ids[N][37], name[16];
+  for (int i = 0; i < N; i++) {
+    near(&seed, D, centre, 0.05f, e + (size_t)i * D); /* one tight cluster */
+    snprintf(name, sizeof name, "c%d", i % 60);
+    fr_gallery_face f;
+    add(gf, name, e + (size_t)i * D, &f);
+    memcpy(ids[i], f.image_id, 37);
+    add(gm, name, e + (size_t)i * D, NULL);
+  }
+  for (int t = 0; t < 5; t++) {
+    near(&seed, D, centre, 0.05f, q);
+    fr_gallery_match a[10], b[10];
+    int na = 0, nb = 0;
+    CHECK_STATUS(fr_gallery_search(gf, q, 10, a, &na, NULL), FR_OK);
+    CHECK_STATUS(fr_gallery_search(gm, q, 10, b, &nb, NULL), FR_OK);
+    CHECK(na == 10 && nb == 10);
+    /* brute force, float kernel order differs from double only in the last bits */
+    double bestd[60];
+    int bestr[60];
+    for (int s = 0; s < 60; s++) bestd[s] = -2, bestr[s] = -1;
+    for (int i = 0; i < N; i++) {
+      double d = dot_d(q, e + (size_t)i * D, D);
+      if (d > bestd[i % 60]) bestd[i % 60] = d, bestr[i % 60] = i;
+    }
+    for (int i = 0; i < na && i < nb; i++) {
+      CHECK(strcmp(a[i].subject, b[i].subject) == 0 && a[i].similarity == b[i].similarity);
+      int s = atoi(a[i].subject + 1);
+      CHECK(strcmp(a[i].image_id, ids[bestr[s]]) == 0 && fabs(a[i].similarity - bestd[s]) < 1e-6);
+      if (i > 0) CHECK(a[i].similarity <= a[i - 1].similarity);
+      float sim = 0;
+      CHECK_STATUS(fr_gallery_similarity(gf, a[i].image_id, q, &sim, NULL), FR_OK);
+      CHECK(fabs(sim - bestd[s]) < 1e-6);
+    }
+  }
+  /* a deleted face is gone from both paths */
+  fr_gallery_match a[1];
+  int na = 0;
+  memcpy(q, e + 5 * (size_t)D, sizeof q);
+  CHECK_STATUS(fr_gallery_search(gf, q, 1, a, &na, NULL), FR_OK);
+  CHECK(na == 1 && strcmp(a[0].image_id, ids[5]) == 0);
+  CHECK_STATUS(fr_gallery_face_delete(gf, ids[5], NULL, NULL), FR_OK);
+  CHECK_STATUS(fr_gallery_search(gf, q, 1, a, &na, NULL), FR_OK);
+  CHECK(na == 1 && strcmp(a[0].image_id, ids[5]) != 0);
+  float sim = 0;
+  CHECK_STATUS(fr_gallery_similarity(gf, ids[5], q, &sim, NULL), FR_ERR_NOT_FOUND);
+  free(e);
+  fr_gallery_close(gf);
+  fr_gallery_close(gm);
+  rm_db(path);
+}
+
 /* ---- basic add / search ---- */
 
 TEST(add_search_topk_dedup) {
@@ -828,6 +1077,8 @@ typedef struct conc {
   pthread_mutex_t mu; /* guards done, errors, searches */
   int done;
   int errors, searches;
+  int writes;   /* <= WRITES */
+  bool deletes; /* the writer also deletes every 4th face it adds (from the 100th on) */
 } conc;
 
 static int conc_done(conc *c) {
@@ -867,11 +1118,14 @@ static void *reader(void *arg) {
 static void *writer(void *arg) {
   conc *c = arg;
   char name[32];
-  for (int i = 0; i < WRITES; i++) {
+  for (int i = 0; i < c->writes; i++) {
     snprintf(name, sizeof name, "w%d", i % 100);
     fr_gallery_face_in in = {.subject = name, .embedding = c->written[i]};
     fr_gallery_face f;
-    if (fr_gallery_add(c->g, &in, &f, NULL, NULL) != FR_OK) {
+    fr_status st = fr_gallery_add(c->g, &in, &f, NULL, NULL);
+    if (st == FR_OK && c->deletes && i >= 100 && i % 4 == 0)
+      st = fr_gallery_face_delete(c->g, f.image_id, NULL, NULL);
+    if (st != FR_OK) {
       pthread_mutex_lock(&c->mu);
       c->errors++;
       pthread_mutex_unlock(&c->mu);
@@ -883,11 +1137,12 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-TEST(concurrent_search_while_adding) {
-  /* in memory: the point is the index under contention, not fsync (tested below) */
-  const char *path = ":memory:";
+/* Readers search anchors while a writer adds (and deletes) far-away faces. */
+static void concurrent_run(const char *path, int writes, bool deletes) {
   conc *c = calloc(1, sizeof *c);
   pthread_mutex_init(&c->mu, NULL);
+  c->writes = writes;
+  c->deletes = deletes;
   c->g = open_g(path, "m", CD);
   if (!c->g) return;
   unsigned seed = 14;
@@ -898,7 +1153,7 @@ TEST(concurrent_search_while_adding) {
     add(c->g, name, c->anchors[a], NULL);
   }
   /* written faces stay far from the anchors: orthogonalize against them */
-  for (int i = 0; i < WRITES; i++) {
+  for (int i = 0; i < writes; i++) {
     rand_unit(&seed, CD, c->written[i]);
     for (int a = 0; a < ANCHORS; a++) {
       double d = dot_d(c->written[i], c->anchors[a], CD);
@@ -912,18 +1167,33 @@ TEST(concurrent_search_while_adding) {
   for (int i = 0; i < READERS; i++) pthread_join(rt[i], NULL);
   CHECK_MSG(c->errors == 0, "%d errors in %d searches", c->errors, c->searches);
   CHECK(c->searches >= READERS);
-  printf("     concurrent: %d searches during %d adds\n", c->searches, WRITES);
-  CHECK(nfaces(c->g) == ANCHORS + WRITES);
-  for (int i = 0; i < WRITES; i += 37) {
+  printf("     concurrent (%s): %d searches during %d adds%s\n", path, c->searches, writes,
+         deletes ? " and deletes" : "");
+  int deleted = deletes && writes > 100 ? (writes - 100 + 3) / 4 : 0;
+  CHECK(nfaces(c->g) == ANCHORS + writes - deleted);
+  for (int i = 0; i < writes; i += 37) {
     fr_gallery_match m[1];
     int n = 0;
     CHECK_STATUS(fr_gallery_search(c->g, c->written[i], 1, m, &n, NULL), FR_OK);
     snprintf(name, sizeof name, "w%d", i % 100);
-    CHECK(n == 1 && strcmp(m[0].subject, name) == 0 && m[0].similarity > 0.9999f);
+    bool gone = deletes && i >= 100 && i % 4 == 0;
+    CHECK(n == 1 && (gone || (strcmp(m[0].subject, name) == 0 && m[0].similarity > 0.9999f)));
+    CHECK(!gone || m[0].similarity < 0.9999f);
   }
   fr_gallery_close(c->g);
   pthread_mutex_destroy(&c->mu);
   free(c);
+}
+
+TEST(concurrent_search_while_adding) {
+  /* in memory: the point is the index under contention, not fsync (tested below) */
+  concurrent_run(":memory:", WRITES, false);
+  /* a file: searches re-score on the store's read connection while the writer
+   * commits; deletes exercise a candidate missing from the store */
+  const char *path = tmp_path("concurrent.db");
+  rm_db(path);
+  concurrent_run(path, 300, true);
+  rm_db(path);
 }
 
 /* ---- crash durability ---- */
@@ -997,6 +1267,9 @@ static const fr_t_case cases[] = {
     T(dot_kernels_match_reference),
     T(add_search_topk_dedup),
     T(simd_search_equals_naive_double),
+    T(dot8_kernels_match_reference),
+    T(compact_index_equals_float32_bruteforce),
+    T(rerank_from_store_file_and_memory),
     T(idempotent_add),
     T(rename_subject),
     T(delete_subject_cascades),

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@
               "WHERE f.image_id = ?1 AND f.model_id = ?2")                                       \
   X(FACE_THUMB, "SELECT thumb FROM faces WHERE image_id = ?1 AND model_id = ?2")                 \
   X(FACE_DELETE, "DELETE FROM faces WHERE id = ?1")                                              \
-  X(FACE_LOAD, "SELECT subject_id, image_id, dim, embedding FROM faces NOT INDEXED "            \
+  X(FACE_LOAD, "SELECT subject_id, image_id, dim, embedding, id FROM faces NOT INDEXED "            \
                "WHERE model_id = ?1 "                                                            \
                "ORDER BY id")                                                                    \
   X(FACE_PAGE_ALL, "SELECT " FACE_COLS " FROM faces f JOIN subjects s ON s.id = f.subject_id "   \
@@ -69,9 +70,15 @@
                 "ON CONFLICT(hash) DO NOTHING")                                                  \
   X(KEY_LIST, "SELECT id, hash, role, created FROM api_keys ORDER BY id")                        \
   X(KEY_DELETE, "DELETE FROM api_keys WHERE id = ?1")                                            \
+  X(FACE_EMB, FACE_EMB_SQL)                                                                      \
   X(STATS, "SELECT (SELECT count(*) FROM subjects), "                                            \
            "(SELECT count(*) FROM faces WHERE model_id = ?1), "                                  \
            "(SELECT count(*) FROM faces WHERE model_id <> ?1)")
+
+/* Embedding of one face for the index's exact re-scoring (rowid lookup; the
+ * image id guards against a row id reused after a delete). */
+#define FACE_EMB_SQL                                                                             \
+  "SELECT embedding FROM faces WHERE id = ?1 AND image_id = ?2 AND model_id = ?3 AND dim = ?4"
 
 /* Columns read into an fr_gallery_face by read_face(). */
 #define FACE_COLS                                                                                \
@@ -98,6 +105,12 @@ typedef struct sqlite_store {
   char *path;
   char *model_id;
   int dim;
+  /* Read-only second connection for embeddings(reader = true): WAL readers
+   * never wait for the writer, so searches do not queue behind commits. NULL
+   * for ":memory:" (a private database has one connection). */
+  sqlite3 *rdb;
+  sqlite3_stmt *rq;
+  pthread_mutex_t rmu;
 } sqlite_store;
 
 /* Every SQLite failure becomes FR_ERR_IO naming the file and SQLite's message. */
@@ -255,6 +268,11 @@ static fr_status migrate(sqlite_store *s, fr_error *err) {
 static void sq_close(fr__store *base) {
   sqlite_store *s = (sqlite_store *)base;
   if (!s) return;
+  if (s->rdb) {
+    sqlite3_finalize(s->rq);
+    sqlite3_close(s->rdb);
+    pthread_mutex_destroy(&s->rmu);
+  }
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db); /* all statements finalized: closes now, checkpoints the WAL */
   free(s->path);
@@ -264,7 +282,8 @@ static void sq_close(fr__store *base) {
 
 static fr_status sq_load(fr__store *base, void *ctx,
                          fr_status (*subject_cb)(void *, int64_t, const char *),
-                         fr_status (*face_cb)(void *, int64_t, const char *, const float *),
+                         fr_status (*face_cb)(void *, int64_t, int64_t, const char *,
+                                              const float *),
                          fr_error *err) {
   sqlite_store *s = (sqlite_store *)base;
   float *emb = malloc((size_t)s->dim * sizeof(float));
@@ -296,7 +315,8 @@ static fr_status sq_load(fr__store *base, void *ctx,
         break;
       }
       fr__f32le_decode(blob, s->dim, emb);
-      st = face_cb(ctx, sqlite3_column_int64(q, 0), image_id ? image_id : "", emb);
+      st = face_cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 4),
+                   image_id ? image_id : "", emb);
     }
     if (st == FR_OK && rc != SQLITE_DONE) st = db_err(s, err, "load faces");
     sqlite3_reset(q);
@@ -649,6 +669,82 @@ static fr_status sq_key_delete(fr__store *base, int64_t id, fr_error *err) {
   return FR_OK;
 }
 
+/* Steps q (FACE_EMB) for each face; q's connection is the caller's to hold. */
+static fr_status emb_rows(sqlite_store *s, sqlite3 *db, sqlite3_stmt *q, size_t n,
+                          const int64_t *ids, const char (*image_ids)[FR_IMAGE_ID_LEN + 1],
+                          float *out, size_t out_stride, bool *found, fr_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, ids[i]);
+    sqlite3_bind_text(q, 2, image_ids[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, s->model_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, s->dim);
+    int rc = sqlite3_step(q);
+    found[i] = false;
+    if (rc == SQLITE_ROW) {
+      const void *blob = sqlite3_column_blob(q, 0);
+      if (blob && sqlite3_column_bytes(q, 0) == 4 * s->dim) {
+        fr__f32le_decode(blob, s->dim, out + i * out_stride);
+        found[i] = true;
+      }
+    } else if (rc != SQLITE_DONE) {
+      fr_status st = fr_error_set(err, FR_ERR_IO, "gallery %s: read embeddings: %s", s->path,
+                                  sqlite3_errmsg(db));
+      sqlite3_reset(q);
+      return st;
+    }
+  }
+  sqlite3_reset(q);
+  return FR_OK;
+}
+
+static fr_status sq_embeddings(fr__store *base, bool reader, size_t n, const int64_t *ids,
+                               const char (*image_ids)[FR_IMAGE_ID_LEN + 1], float *out,
+                               size_t out_stride, bool *found, fr_error *err) {
+  sqlite_store *s = (sqlite_store *)base;
+  if (!reader) return emb_rows(s, s->db, stmt(s, S_FACE_EMB), n, ids, image_ids, out, out_stride,
+                               found, err);
+  if (!s->rdb) return fr_error_set(err, FR_ERR_UNSUPPORTED, "gallery %s: no read connection", s->path);
+  pthread_mutex_lock(&s->rmu);
+  /* one read transaction: one snapshot and one lock for the batch */
+  fr_status st = FR_OK;
+  if (sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    st = fr_error_set(err, FR_ERR_IO, "gallery %s: read embeddings: %s", s->path,
+                      sqlite3_errmsg(s->rdb));
+  if (st == FR_OK) {
+    st = emb_rows(s, s->rdb, s->rq, n, ids, image_ids, out, out_stride, found, err);
+    sqlite3_exec(s->rdb, "COMMIT", NULL, NULL, NULL); /* read-only: cannot lose anything */
+  }
+  pthread_mutex_unlock(&s->rmu);
+  return st;
+}
+
+static bool sq_has_reader(fr__store *base) { return ((sqlite_store *)base)->rdb != NULL; }
+
+/* Opens the read connection (file galleries only). */
+static fr_status open_reader(sqlite_store *s, fr_error *err) {
+  if (strcmp(s->path, ":memory:") == 0) return FR_OK;
+  if (pthread_mutex_init(&s->rmu, NULL))
+    return fr_error_set(err, FR_ERR_INTERNAL, "gallery %s: mutex init failed", s->path);
+  int rc = sqlite3_open_v2(s->path, &s->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(s->rdb, BUSY_TIMEOUT_MS);
+    /* the index asks for a few rows per search: a small page cache is enough */
+    rc = sqlite3_exec(s->rdb, "PRAGMA cache_size = -512", NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v3(s->rdb, FACE_EMB_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->rq, NULL);
+  if (rc != SQLITE_OK) {
+    fr_status st = fr_error_set(err, FR_ERR_IO, "gallery %s: open read connection: %s", s->path,
+                                s->rdb ? sqlite3_errmsg(s->rdb) : "cannot open");
+    sqlite3_close(s->rdb);
+    s->rdb = NULL;
+    pthread_mutex_destroy(&s->rmu);
+    return st;
+  }
+  return FR_OK;
+}
+
 static const fr__store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -666,6 +762,8 @@ static const fr__store_ops sqlite_ops = {
     .key_add = sq_key_add,
     .keys = sq_keys,
     .key_delete = sq_key_delete,
+    .embeddings = sq_embeddings,
+    .has_reader = sq_has_reader,
 };
 
 fr_status fr__store_sqlite_open(const char *path, const char *model_id, int dim, fr__store **out,
@@ -723,6 +821,9 @@ fr_status fr__store_sqlite_open(const char *path, const char *model_id, int dim,
     if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
         SQLITE_OK)
       st = db_err(s, err, "prepare statement");
+  /* After migrate(): the schema exists. Without a read connection (it could not
+   * be opened) searches read on the main connection under the gallery's lock. */
+  if (st == FR_OK) open_reader(s, NULL);
   if (st != FR_OK) {
     sq_close(&s->base);
     return st;
