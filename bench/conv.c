@@ -18,6 +18,12 @@
  * (fr__dnnl_conv_rule, src/nn/dnnl_backend.h) sends the shape to oneDNN at
  * that thread count.
  *
+ * bf16 columns (1 thread, CPUs with AVX512_BF16; src/nn/lowp.c): the same
+ * convolution through fr__dnnl_conv with lowp = 1, "bf16 f32io" with f32 input
+ * and output (the input converted to bf16 inside every run, as for a conv fed
+ * by a non-conv op) and "bf16 io" with bf16 input and output (a conv between
+ * two convs: what FR_PRECISION_BF16 runs inside conv chains).
+ *
  * usage: bench_conv [--runs N] [--threads 1|2|12] [--models DIR] [FILTER...]
  * FILTER matches the model name. Prints Markdown tables. Never asserts; a
  * difference between the two outputs larger than the golden tolerance is
@@ -28,6 +34,7 @@
 #include <math.h>
 #include <omp.h>
 #include <pthreadpool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +49,16 @@ typedef struct bmodel {
   const char *name;
   const char *path; /* relative to the models dir */
   int64_t shape[4]; /* model layout */
+  int dynamic_hw;   /* run at a size other than the declared one */
 } bmodel;
 
 static const bmodel models[] = {
-    {"fr_feature", "faceplugin/fr_feature.onnx", {1, 3, 112, 112}},
-    {"fr_detect", "faceplugin/fr_detect.onnx", {1, 3, 240, 320}},
-    {"fr_expression", "faceplugin/fr_expression.onnx", {1, 3, 224, 224}},
-    {"FaceAntiSpoofing", "expo/FaceAntiSpoofing.tflite", {1, 256, 256, 3}},
-    {"faceres", "human/faceres.json", {1, 224, 224, 3}},
+    {"fr_feature", "faceplugin/fr_feature.onnx", {1, 3, 112, 112}, 0},
+    {"fr_detect", "faceplugin/fr_detect.onnx", {1, 3, 240, 320}, 0},
+    {"fr_detect640", "faceplugin/fr_detect.onnx", {1, 3, 512, 640}, 1}, /* pyramid level 0 */
+    {"fr_expression", "faceplugin/fr_expression.onnx", {1, 3, 224, 224}, 0},
+    {"FaceAntiSpoofing", "expo/FaceAntiSpoofing.tflite", {1, 256, 256, 3}, 0},
+    {"faceres", "human/faceres.json", {1, 224, 224, 3}, 0},
 };
 
 /* One distinct convolution (NHWC, resolved padding). */
@@ -130,8 +139,13 @@ static int collect(const char *mdir, const bmodel *bm) {
   fr_error err = {{0}};
   float *in = NULL;
   int ret = -1;
-  if (fr_model_load(path, NULL, &m, &err) || fr_session_create(m, NULL, &s, &err)) goto out;
+  fr_model_options mo = {.dynamic_hw = bm->dynamic_hw};
+  if (fr_model_load(path, &mo, &m, &err) || fr_session_create(m, NULL, &s, &err)) goto out;
   const fr__graph *g = &m->g;
+  if (bm->dynamic_hw) { /* fr_detect at another size: cut at the raw heads, as src/face does */
+    const char *heads[2] = {"461", "462"};
+    if (fr_session_select(s, heads, 2, &err)) goto out;
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     const fr__node *n = &g->nodes[i];
     if (n->op != FR__OP_CONV2D) continue;
@@ -353,6 +367,7 @@ static void dnnl_free(drun *d) {
 
 typedef struct result {
   double xms, dms;
+  double bms, bbms; /* bf16 with f32 in/out, bf16 in/out; 0 = not run */
   bool diff;
   char impl[48];
 } result;
@@ -367,14 +382,35 @@ static int time_shape(const cshape *c, int threads, int runs, result *res) {
   pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
   xrun xr = {0};
   drun dr = {0};
+  fr__dnnl_conv *b1 = NULL, *b2 = NULL;
+  uint16_t *xh = malloc((size_t)nx * 2 + 64), *yh = malloc((size_t)ny * 2 + 64);
+  double *tb1 = malloc(sizeof(double) * (size_t)runs), *tb2 = malloc(sizeof(double) * (size_t)runs);
   int ret = -1;
-  if (!x || !w || !b || !y1 || !y2 || !tx || !td || (threads > 1 && !pool)) goto out;
+  res->bms = res->bbms = 0;
+  if (!x || !w || !b || !y1 || !y2 || !tx || !td || !xh || !yh || !tb1 || !tb2 ||
+      (threads > 1 && !pool))
+    goto out;
   for (int64_t i = 0; i < nx; i++) x[i] = frand();
   float ws = 1.0f / sqrtf((float)(nw / c->cout));
   for (int64_t i = 0; i < nw; i++) w[i] = frand() * ws;
   for (int64_t i = 0; i < c->cout; i++) b[i] = frand() * 0.1f;
   if (xnn_make(&xr, c, w, b, x, y1, pool) || dnnl_make(&dr, c, w, b, x, y2, threads)) goto out;
   snprintf(res->impl, sizeof res->impl, "%s", dr.impl);
+  if (threads == 1 && fr__dnnl_bf16_native()) {
+    fr__dnnl_conv_params p = {.n = c->n, .h = c->h, .w = c->w, .cin = c->cin, .cout = c->cout,
+                              .oh = c->oh, .ow = c->ow, .kh = c->kh, .kw = c->kw, .sh = c->sh,
+                              .sw = c->sw, .dh = c->dh, .dw = c->dw, .groups = c->groups,
+                              .pt = c->pt, .pl = c->pl, .pb = c->pb, .pr = c->pr, .lo = c->lo,
+                              .hi = c->hi, .weights = w, .bias = b, .lowp = 1};
+    if (fr__dnnl_conv_create(&p, &b1) != FR_OK) b1 = NULL;
+    p.src_bf16 = p.dst_bf16 = true;
+    if (fr__dnnl_conv_create(&p, &b2) != FR_OK) b2 = NULL;
+    for (int64_t i = 0; i < nx; i++) {
+      uint32_t u;
+      memcpy(&u, &x[i], 4);
+      xh[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+  }
   fr_error err;
   for (int i = 0; i < 3; i++)
     if (fr__backend_run(xr.op, pool, &err) || dnnl_exec(&dr, threads)) goto out;
@@ -395,6 +431,19 @@ static int time_shape(const cshape *c, int threads, int runs, result *res) {
       if (do_x) tx[r] = t;
       else td[r] = t;
     }
+    double t0 = now_ms();
+    if (b1 && fr__dnnl_conv_run(b1, x, y2) != FR_OK) goto out;
+    double t1 = now_ms();
+    if (b2 && fr__dnnl_conv_run(b2, xh, yh) != FR_OK) goto out;
+    tb1[r] = t1 - t0, tb2[r] = now_ms() - t1;
+  }
+  if (b1) {
+    qsort(tb1, (size_t)runs, sizeof(double), cmp_d);
+    res->bms = tb1[runs / 2];
+  }
+  if (b2) {
+    qsort(tb2, (size_t)runs, sizeof(double), cmp_d);
+    res->bbms = tb2[runs / 2];
   }
   qsort(tx, (size_t)runs, sizeof(double), cmp_d);
   qsort(td, (size_t)runs, sizeof(double), cmp_d);
@@ -402,6 +451,9 @@ static int time_shape(const cshape *c, int threads, int runs, result *res) {
   res->dms = td[runs / 2];
   ret = 0;
 out:
+  fr__dnnl_conv_destroy(b1);
+  fr__dnnl_conv_destroy(b2);
+  free(xh), free(yh), free(tb1), free(tb2);
   if (xr.op || xr.g.nodes) xnn_free(&xr);
   dnnl_free(&dr);
   if (pool) pthreadpool_destroy(pool);
@@ -439,9 +491,12 @@ int main(int argc, char **argv) {
   for (int t = 1; t <= 2; t++) {
     if (!(tsel == 12 || tsel == t)) continue;
     printf("threads=%d\n\n| # | kind | in NHWC | out C | k | s | g | clamp | n | models | MFLOP "
-           "| xnn ms | dnnl ms | dnnl/xnn | rule | oneDNN impl |\n"
-           "|---|---|---|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|\n", t);
-    double sx = 0, sd = 0;
+           "| xnn ms | dnnl ms | dnnl/xnn | rule | bf16 f32io ms | bf16 io ms | bf16io/best f32 "
+           "| oneDNN impl |\n"
+           "|---|---|---|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:"
+           "|---|\n",
+           t);
+    double sx = 0, sd = 0, sbest = 0, sb1 = 0, sb2 = 0;
     for (int i = 0; i < n_shapes; i++) {
       const cshape *c = &shapes[i];
       result r;
@@ -455,18 +510,24 @@ int main(int argc, char **argv) {
                                 .kw = c->kw, .sh = c->sh, .sw = c->sw, .dh = c->dh, .dw = c->dw,
                                 .groups = c->groups};
       bool rule = fr__dnnl_conv_rule(&p, t);
+      double best = rule ? r.dms : r.xms; /* what the f32 session runs */
+      sbest += best * c->count, sb1 += r.bms * c->count, sb2 += r.bbms * c->count;
       char clamp[32] = "-";
       if (c->lo == 0 && c->hi == INFINITY) snprintf(clamp, sizeof clamp, "relu");
       else if (c->lo > -INFINITY || c->hi < INFINITY) snprintf(clamp, sizeof clamp, "clip");
       printf("| %d | %s | %lldx%lldx%lldx%lld | %lld | %dx%d | %dx%d | %d | %s | %d | %s | %.2f | "
-             "%.4f | %.4f | %.2f%s | %s | %s |\n",
+             "%.4f | %.4f | %.2f%s | %s | %.4f | %.4f | %.2f | %s |\n",
              i, kind_str(c), (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->cin,
              (long long)c->cout, c->kh, c->kw, c->sh, c->sw, c->groups, clamp, c->count, c->where,
              mflop(c), r.xms, r.dms, r.dms / r.xms, r.diff ? " DIFF" : "", rule ? "dnnl" : "-",
-             r.impl);
+             r.bms, r.bbms, r.bbms > 0 ? r.bbms / best : 0.0, r.impl);
       fflush(stdout);
     }
-    printf("\nsum over all conv nodes (x occurrences): xnn %.3f ms, dnnl %.3f ms\n\n", sx, sd);
+    printf("\nsum over all conv nodes (x occurrences): xnn %.3f ms, dnnl %.3f ms\n", sx, sd);
+    if (t == 1)
+      printf("f32 as sessions run it (rule) %.3f ms; bf16 f32io %.3f ms; bf16 io %.3f ms\n", sbest,
+             sb1, sb2);
+    printf("\n");
   }
   return 0;
 }

@@ -50,11 +50,28 @@ typedef struct fr_tensor_view {
   size_t count; /* elements */
 } fr_tensor_view;
 
+/* Arithmetic precision of a model's convolutions (fr_model_options.precision). */
+typedef enum fr_precision {
+  FR_PRECISION_F32 = 0, /* default: float32 everywhere */
+  /* bf16 weights and activations with float32 accumulation, in single-threaded
+   * sessions on CPUs with AVX512_BF16 (elsewhere, and with the environment
+   * variable FR_PRECISION=f32, the model runs in float32). Results differ from
+   * float32 by bf16 rounding (~3 significant digits per tensor): measured per
+   * model before being turned on (docs/models.md). */
+  FR_PRECISION_BF16 = 1
+} fr_precision;
+
 typedef struct fr_model_options {
   /* Non-zero: the height and width of 4-D inputs may differ from the file's
    * declared ones (fully convolutional use of a network, e.g. running a
    * detector's backbone at several scales and decoding its raw heads yourself). */
   int dynamic_hw;
+  /* fr_precision; 0 = FR_PRECISION_F32. */
+  int precision;
+  /* With a reduced precision: a session plan whose first input has fewer
+   * elements than this runs in float32 (0 = every size). Lets a multi-scale
+   * caller keep small inputs, where reduced precision gains least, exact. */
+  int64_t precision_min_elems;
 } fr_model_options;
 
 /* Loads a model; the format comes from the file's content and name:

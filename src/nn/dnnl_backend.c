@@ -8,6 +8,7 @@
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,10 @@ struct fr__dnnl_conv {
   dnnl_primitive_t prim;
   dnnl_memory_t src, wei, bia, dst, scratch;
   float *zero_bias; /* when the node has none */
+  /* bf16 from an f32 input: x (cvt_src, bound per run) -> src (own buffer) */
+  dnnl_primitive_t cvt;
+  dnnl_memory_t cvt_src;
+  char impl[64];
 };
 
 /* One CPU engine for the process (engines are thread-safe). */
@@ -42,6 +47,20 @@ bool fr__dnnl_conv_rule(const fr__dnnl_conv_params *p, int threads) {
   if (threads != 1 || p->dh != 1 || p->dw != 1) return false;
   if (p->groups == 1) return p->cout >= 32;
   return p->groups == p->cin && p->cout == p->cin && p->cin >= 64; /* depthwise, multiplier 1 */
+}
+
+static pthread_once_t dn_isa_once = PTHREAD_ONCE_INIT;
+static bool dn_bf16;
+
+static void dn_isa_init(void) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  dn_bf16 = ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+            (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+bool fr__dnnl_bf16_native(void) {
+  pthread_once(&dn_isa_once, dn_isa_init);
+  return dn_bf16;
 }
 
 bool fr__dnnl_conv_wanted(const fr__dnnl_conv_params *p, int threads) {
@@ -72,6 +91,8 @@ static fr_status dn_status(dnnl_status_t s) {
 void fr__dnnl_conv_destroy(fr__dnnl_conv *c) {
   if (!c) return;
   if (c->prim) dnnl_primitive_destroy(c->prim);
+  if (c->cvt) dnnl_primitive_destroy(c->cvt);
+  if (c->cvt_src) dnnl_memory_destroy(c->cvt_src);
   if (c->src) dnnl_memory_destroy(c->src);
   if (c->wei) dnnl_memory_destroy(c->wei);
   if (c->bia) dnnl_memory_destroy(c->bia);
@@ -98,6 +119,7 @@ static bool dn_params_ok(const fr__dnnl_conv_params *p) {
       p->groups < 1 || p->cin % p->groups || p->cout % p->groups)
     return false;
   if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0 || !p->weights) return false;
+  if (p->lowp < 0 || p->lowp > 1 || (!p->lowp && (p->src_bf16 || p->dst_bf16))) return false;
   return !isnan(p->lo) && !isnan(p->hi) && p->lo < p->hi;
 }
 
@@ -116,20 +138,23 @@ fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **ou
   dnnl_memory_t wuser = NULL;
   int prev = dn_enter();
 
-  dnnl_memory_desc_t smd, dmd, bmd, wmd_any, wmd_user;
+  dnnl_memory_desc_t smd, dmd, bmd, wmd_any, wmd_user, smd_f32;
   dnnl_dims_t sdims = {p->n, p->cin, p->h, p->w}, ddims = {p->n, p->cout, p->oh, p->ow};
   dnnl_dims_t bdims = {p->cout};
-  DN_TRY(dnnl_memory_desc_init_by_tag(&smd, 4, sdims, dnnl_f32, dnnl_nhwc));
-  DN_TRY(dnnl_memory_desc_init_by_tag(&dmd, 4, ddims, dnnl_f32, dnnl_nhwc));
+  const dnnl_data_type_t ct = p->lowp ? dnnl_bf16 : dnnl_f32; /* src / weights */
+  DN_TRY(dnnl_memory_desc_init_by_tag(&smd, 4, sdims, ct, dnnl_nhwc));
+  DN_TRY(dnnl_memory_desc_init_by_tag(&smd_f32, 4, sdims, dnnl_f32, dnnl_nhwc));
+  DN_TRY(dnnl_memory_desc_init_by_tag(&dmd, 4, ddims, p->dst_bf16 ? dnnl_bf16 : dnnl_f32,
+                                      dnnl_nhwc));
   DN_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_x));
   if (p->groups == 1) {
     dnnl_dims_t wd = {p->cout, p->cin, p->kh, p->kw};
     DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 4, wd, dnnl_f32, dnnl_ohwi));
-    DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, ct, dnnl_format_tag_any));
   } else {
     dnnl_dims_t wd = {p->groups, p->cout / p->groups, p->cin / p->groups, p->kh, p->kw};
     DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 5, wd, dnnl_f32, dnnl_gohwi));
-    DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, dnnl_f32, dnnl_format_tag_any));
+    DN_TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, ct, dnnl_format_tag_any));
   }
   dnnl_dims_t strides = {p->sh, p->sw}, dil = {p->dh - 1, p->dw - 1};
   dnnl_dims_t padl = {p->pt, p->pl}, padr = {p->pb, p->pr};
@@ -155,11 +180,24 @@ fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **ou
     st = FR_ERR_UNSUPPORTED;
     goto done;
   }
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+    snprintf(c->impl, sizeof c->impl, "%s", impl);
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   const dnnl_memory_desc_t *spmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   DN_TRY(dnnl_stream_create(&c->strm, dn_engine, dnnl_stream_default_flags));
   DN_TRY(dnnl_primitive_create(&c->prim, pd));
-  DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_NONE));
+  if (p->lowp && !p->src_bf16) { /* f32 input: converted into our own bf16 buffer per run */
+    DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_ALLOCATE));
+    DN_TRY(dnnl_memory_create(&c->cvt_src, &smd_f32, dn_engine, DNNL_MEMORY_NONE));
+    dnnl_primitive_desc_t cpd = NULL;
+    DN_TRY(dnnl_reorder_primitive_desc_create(&cpd, &smd_f32, dn_engine, &smd, dn_engine, NULL));
+    dnnl_status_t cs = dnnl_primitive_create(&c->cvt, cpd);
+    dnnl_primitive_desc_destroy(cpd);
+    DN_TRY(cs);
+  } else {
+    DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_NONE));
+  }
   DN_TRY(dnnl_memory_create(&c->dst, &dmd, dn_engine, DNNL_MEMORY_NONE));
   DN_TRY(dnnl_memory_create(&c->bia, &bmd, dn_engine, DNNL_MEMORY_ALLOCATE));
   DN_TRY(dnnl_memory_create(&c->wei, wmd, dn_engine, DNNL_MEMORY_ALLOCATE));
@@ -193,14 +231,22 @@ done:
   return FR_OK;
 }
 
-fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const float *x, float *y) {
+const char *fr__dnnl_conv_impl(const fr__dnnl_conv *c) { return c->impl; }
+
+fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const void *x, void *y) {
   fr_status st = FR_OK;
   int prev = dn_enter();
 #if defined(__x86_64__) || defined(__i386__)
   unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u); /* FTZ | DAZ, as the XNNPACK path */
 #endif
-  DN_TRY(dnnl_memory_set_data_handle(c->src, (void *)x));
+  if (c->cvt) {
+    DN_TRY(dnnl_memory_set_data_handle(c->cvt_src, (void *)x));
+    dnnl_exec_arg_t ca[2] = {{DNNL_ARG_FROM, c->cvt_src}, {DNNL_ARG_TO, c->src}};
+    DN_TRY(dnnl_primitive_execute(c->cvt, c->strm, 2, ca));
+  } else {
+    DN_TRY(dnnl_memory_set_data_handle(c->src, (void *)x));
+  }
   DN_TRY(dnnl_memory_set_data_handle(c->dst, y));
   dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->src},
                           {DNNL_ARG_WEIGHTS, c->wei},

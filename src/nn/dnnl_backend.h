@@ -42,7 +42,18 @@ typedef struct fr__dnnl_conv_params {
   float lo, hi;                        /* clamp; -INFINITY / INFINITY = none */
   const float *weights;                /* OHWI [cout, kh, kw, cin/groups] */
   const float *bias;                   /* [cout], NULL = zeros */
+  /* Reduced precision (src/nn/lowp.c; zero = the f32 convolution above).
+   * lowp 1 = bf16: weights rounded to bf16 once, bf16 x bf16 products with
+   * f32 accumulation, bias and clamp in f32. src_bf16: x holds bf16 NHWC
+   * (else f32, converted into an internal bf16 buffer on every run);
+   * dst_bf16: y receives bf16 NHWC (else f32). */
+  int lowp;
+  bool src_bf16, dst_bf16;
 } fr__dnnl_conv_params;
+
+/* True when oneDNN runs bf16 convolutions natively on this CPU
+ * (avx512_core_bf16 or later: AVX512_BF16 dot products). */
+bool fr__dnnl_bf16_native(void);
 
 /* The measured rule above; threads = the session's thread count. */
 bool fr__dnnl_conv_rule(const fr__dnnl_conv_params *p, int threads);
@@ -55,8 +66,11 @@ bool fr__dnnl_conv_wanted(const fr__dnnl_conv_params *p, int threads);
  * (the caller uses another kernel), FR_ERR_NOMEM, or FR_ERR_BACKEND. The caller
  * frees *out with fr__dnnl_conv_destroy. */
 fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **out);
-/* y = conv(x) for the shape given at creation. x/y: NHWC buffers. */
-fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const float *x, float *y);
+/* y = conv(x) for the shape given at creation. x/y: NHWC buffers (float, or
+ * bf16 where the params said so). */
+fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const void *x, void *y);
+/* oneDNN's implementation name of the primitive (e.g. "brgconv:avx512_core_bf16"). */
+const char *fr__dnnl_conv_impl(const fr__dnnl_conv *c);
 void fr__dnnl_conv_destroy(fr__dnnl_conv *c);
 
 #endif

@@ -7,6 +7,8 @@
 
 struct fr_model {
   fr__graph g;
+  int precision; /* fr_model_options.precision (fr_precision), see nn/lowp.h */
+  int64_t precision_min_elems; /* fr_model_options.precision_min_elems */
 };
 
 /* Loaders: fill an initialized graph (fr__graph_init done by the caller) and

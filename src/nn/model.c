@@ -14,6 +14,10 @@ fr_status fr_model_load(const char *path, const fr_model_options *opt, fr_model 
                         fr_error *err) {
   *out = NULL;
   if (!path || !*path) return fr_error_set(err, FR_ERR_INVALID_ARG, "no model path given");
+  if (opt && opt->precision != FR_PRECISION_F32 && opt->precision != FR_PRECISION_BF16)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: unknown precision %d", path, opt->precision);
+  if (opt && opt->precision_min_elems < 0)
+    return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: negative precision_min_elems", path);
   FILE *f = fopen(path, "rb");
   if (!f) return fr_error_set(err, FR_ERR_IO, "%s: cannot open the model file", path);
   unsigned char head[16] = {0};
@@ -45,6 +49,7 @@ fr_status fr_model_load(const char *path, const fr_model_options *opt, fr_model 
       if (v->shape.rank == 4) v->shape.d[h] = v->shape.d[h + 1] = -1;
     }
   }
+  if (opt) m->precision = opt->precision, m->precision_min_elems = opt->precision_min_elems;
   if (st) {
     fr__graph_free(&m->g);
     free(m);
