@@ -98,8 +98,12 @@ fr_status fr_gallery_similarity(fr_gallery *g, const char *image_id, const float
 fr_status fr_gallery_subject_add(fr_gallery *g, const char *name, bool *existed, fr_error *err);
 fr_status fr_gallery_subjects(fr_gallery *g, int (*cb)(void *ctx, const char *name, int64_t faces),
                               void *ctx, fr_error *err);
+/* Renames old to new (FR_ERR_NOT_FOUND when old is missing). When new already
+ * exists the subjects are merged, as CompreFace does: old's faces move to new,
+ * except any new already has from the same file (those are deleted), and old
+ * is deleted. */
 fr_status fr_gallery_subject_rename(fr_gallery *g, const char *old_name, const char *new_name,
-                                    fr_error *err); /* FR_ERR_NOT_FOUND; FR_ERR_INVALID_ARG if new exists */
+                                    fr_error *err);
 /* Deletes a subject and its faces (of every model); *deleted_faces (may be NULL) = how many. */
 fr_status fr_gallery_subject_delete(fr_gallery *g, const char *name, int64_t *deleted_faces,
                                     fr_error *err);

@@ -11,13 +11,16 @@
 
 static const char usage[] =
     "usage: facerec subjects list [--db PATH] [--json]\n"
-    "       facerec subjects rename OLD NEW [--db PATH] [--json]\n"
+    "       facerec subjects rename OLD NEW [--merge] [--db PATH] [--json]\n"
     "       facerec subjects delete NAME [--db PATH] [--json]\n"
     "\n"
     "  list     every subject, sorted by name (byte order), with its face count:\n"
     "           one line 'NAME<TAB>FACES' per subject, or with --json one\n"
     "           {\"subject\":NAME,\"faces\":N} per line. An empty gallery prints nothing.\n"
-    "  rename   renames a subject (its faces follow); NEW must not exist yet.\n"
+    "  rename   renames a subject (its faces follow). NEW must not exist, unless\n"
+    "           --merge is given: then OLD is merged into NEW (its faces move to\n"
+    "           NEW, except those NEW already has from the same file; OLD is\n"
+    "           deleted), as the HTTP API's rename does (CompreFace semantics).\n"
     "           Prints 'renamed OLD to NEW', or {\"subject\":NEW,\"renamed_from\":OLD}.\n"
     "  delete   deletes a subject and all its faces.\n"
     "           Prints 'deleted NAME (N faces)', or {\"deleted\":NAME,\"faces\":N}.\n"
@@ -28,7 +31,7 @@ static const char usage[] =
     "                gallery is opened for the default recognizer\n"
     "\n"
     "Exit status: 0, 1 when the gallery cannot be opened or the subject does not\n"
-    "exist (or NEW already does), 2 on usage errors.\n";
+    "exist (or NEW already does, without --merge), 2 on usage errors.\n";
 
 typedef struct entry {
   char *name;
@@ -85,9 +88,16 @@ static int do_list(fr__cli *c, fr_gallery *g) {
   return rc;
 }
 
-static int do_rename(fr__cli *c, fr_gallery *g, const char *from, const char *to) {
+static int do_rename(fr__cli *c, fr_gallery *g, const char *from, const char *to, bool merge) {
   fr_error err = {{0}};
-  fr_status st = fr_gallery_subject_rename(g, from, to, &err);
+  fr_status st;
+  if (!merge && strcmp(from, to) != 0) { /* refuse to merge by accident */
+    st = fr_gallery_faces(g, to, 0, 0, NULL, NULL, NULL, &err);
+    if (st == FR_OK)
+      return fr__cli_fail(c, "subject '%s' already exists (--merge merges '%s' into it)", to, from);
+    if (st != FR_ERR_NOT_FOUND) return fr__cli_fail(c, "cannot rename '%s': %s", from, err.msg);
+  }
+  st = fr_gallery_subject_rename(g, from, to, &err);
   if (st == FR_ERR_NOT_FOUND) return fr__cli_fail(c, "no subject '%s' in %s", from, c->db_path);
   if (st != FR_OK) return fr__cli_fail(c, "cannot rename '%s' to '%s': %s", from, to, err.msg);
   if (c->json) {
@@ -123,7 +133,12 @@ int fr_cli_subjects(int argc, char **argv) {
   fr__cli_init(&c, "facerec subjects", usage, FR__CLI_JSON | FR__CLI_DB | FR__CLI_MODELS);
   const char **ops = NULL;
   int n_ops = 0;
-  int rc = fr__cli_parse(&c, argc, argv, NULL, &ops, &n_ops);
+  bool merge = false;
+  const fr__cli_optdef defs[] = {
+      {"--merge", FR__OPT_FLAG, &merge, 0, 0},
+      {NULL, 0, NULL, 0, 0},
+  };
+  int rc = fr__cli_parse(&c, argc, argv, defs, &ops, &n_ops);
   const char *sub = n_ops > 0 ? ops[0] : NULL;
   if (rc == 0) {
     if (!sub)
@@ -149,7 +164,7 @@ int fr_cli_subjects(int argc, char **argv) {
     if (strcmp(sub, "list") == 0)
       rc = do_list(&c, g);
     else if (strcmp(sub, "rename") == 0)
-      rc = do_rename(&c, g, ops[1], ops[2]);
+      rc = do_rename(&c, g, ops[1], ops[2], merge);
     else
       rc = do_delete(&c, g, ops[1]);
   }

@@ -509,6 +509,22 @@ fr_status fr_gallery_subjects(fr_gallery *g, int (*cb)(void *ctx, const char *na
   return st;
 }
 
+/* Faces a merge drops (new already had them), as index rows to remove. */
+typedef struct merge_drops {
+  const fr__index *ix;
+  uint8_t (*uuid)[16];
+  size_t n, cap;
+} merge_drops;
+
+static void merge_dropped(void *ctx, const char *image_id) {
+  merge_drops *d = ctx;
+  uint8_t u[16];
+  /* only this model's faces are in the index; each is a distinct row of the old
+   * subject, so cap (its face count) is never exceeded */
+  if (image_id && fr__uuid_parse(image_id, u) && fr__index_find(d->ix, u) >= 0 && d->n < d->cap)
+    memcpy(d->uuid[d->n++], u, 16);
+}
+
 fr_status fr_gallery_subject_rename(fr_gallery *g, const char *old_name, const char *new_name,
                                     fr_error *err) {
   if (!g) return fr_error_set(err, FR_ERR_INVALID_ARG, "gallery_subject_rename: NULL gallery");
@@ -516,18 +532,34 @@ fr_status fr_gallery_subject_rename(fr_gallery *g, const char *old_name, const c
   if (st == FR_OK) st = check_name(new_name, err);
   if (st != FR_OK) return st;
   char *copy = strdup(new_name);
-  if (!copy) return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
-  int64_t id = 0;
+  merge_drops d = {.ix = g->ix};
+  int64_t id = 0, into = 0;
   pthread_mutex_lock(&g->store_mu);
-  st = g->store->ops->subject_rename(g->store, old_name, new_name, &id, err);
+  /* under store_mu nothing else mutates the index, so reading it here is safe;
+   * the old subject's rows bound how many faces a merge can drop */
+  d.cap = fr__index_subject_faces_by_name(g->ix, old_name);
+  if (!copy || (d.cap && !(d.uuid = malloc(d.cap * sizeof *d.uuid))))
+    st = fr_error_set(err, FR_ERR_NOMEM, "out of memory");
+  else
+    st = reserve(g, 0, 1, err); /* a merge may need new's slot in the index */
+  if (st == FR_OK)
+    st = g->store->ops->subject_rename(g->store, old_name, new_name, &id, &into, merge_dropped, &d,
+                                       err);
   if (st == FR_OK) {
     pthread_rwlock_wrlock(&g->ix_lock);
-    fr__index_subject_rename(g->ix, id, copy);
+    if (into) {
+      for (size_t i = 0; i < d.n; i++) fr__index_remove(g->ix, d.uuid[i]);
+      fr__index_subject_put(g->ix, into, copy); /* existing slot, or a new one (reserved) */
+      fr__index_subject_merge(g->ix, id, into);
+    } else {
+      fr__index_subject_rename(g->ix, id, copy);
+    }
     copy = NULL;
     pthread_rwlock_unlock(&g->ix_lock);
   }
   pthread_mutex_unlock(&g->store_mu);
   free(copy);
+  free(d.uuid);
   return st;
 }
 

@@ -447,6 +447,24 @@ void fr__index_subject_rename(fr__index *ix, int64_t id, char *name) {
   ix->subj[s].name = name;
 }
 
+size_t fr__index_subject_faces_by_name(const fr__index *ix, const char *name) {
+  for (int32_t s = 0; s < ix->nslots; s++)
+    if (ix->subj[s].name && strcmp(ix->subj[s].name, name) == 0) return (size_t)ix->subj[s].faces;
+  return 0;
+}
+
+void fr__index_subject_merge(fr__index *ix, int64_t from, int64_t into) {
+  int32_t a = hget(ix, from), b = hget(ix, into);
+  if (a < 0 || b < 0 || a == b) return;
+  for (size_t r = 0; r < ix->rows; r++)
+    if (ix->slot[r] == a) {
+      ix->slot[r] = b;
+      ix->subj[a].faces--;
+      ix->subj[b].faces++;
+    }
+  fr__index_subject_remove(ix, from); /* no rows left: frees the slot */
+}
+
 static void remove_row(fr__index *ix, size_t r) {
   size_t last = ix->rows - 1;
   ix->subj[ix->slot[r]].faces--;

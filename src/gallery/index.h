@@ -59,6 +59,10 @@ int fr__index_subject_slot(const fr__index *ix, int64_t id);
 bool fr__index_has_room(const fr__index *ix, size_t rows, size_t subjects);
 /* Replaces the name of subject id (takes ownership of name). */
 void fr__index_subject_rename(fr__index *ix, int64_t id, char *name);
+/* This model's faces of the subject called name in the index (0 when unknown). */
+size_t fr__index_subject_faces_by_name(const fr__index *ix, const char *name);
+/* Moves every row of subject from to subject into (both known) and removes from. */
+void fr__index_subject_merge(fr__index *ix, int64_t from, int64_t into);
 /* Removes subject id and all its rows. */
 void fr__index_subject_remove(fr__index *ix, int64_t id);
 

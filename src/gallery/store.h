@@ -62,9 +62,15 @@ typedef struct fr__store_ops {
   /* Creates the subject if missing; *id its row id. */
   fr_status (*subject_add)(fr__store *s, const char *name, int64_t now, int64_t *id,
                            bool *existed, fr_error *err);
-  /* FR_ERR_NOT_FOUND if old is missing, FR_ERR_INVALID_ARG if new exists. */
+  /* FR_ERR_NOT_FOUND if old is missing. When new exists the two are merged (as
+   * CompreFace does): old's faces move to new, except those new already has
+   * (same source file and face index), which are deleted (dropped is called
+   * with each one's image id, in the transaction), and old is deleted.
+   * *id = old's id; *into = new's id when merged, else 0. */
   fr_status (*subject_rename)(fr__store *s, const char *old_name, const char *new_name,
-                              int64_t *id, fr_error *err);
+                              int64_t *id, int64_t *into,
+                              void (*dropped)(void *ctx, const char *image_id), void *ctx,
+                              fr_error *err);
   /* Deletes the subject and (cascade) all its faces, of every model. */
   fr_status (*subject_delete)(fr__store *s, const char *name, int64_t *id, int64_t *faces,
                               fr_error *err);

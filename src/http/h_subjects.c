@@ -85,8 +85,8 @@ void fr__h_cf_subject_list(fr_http_ctx *ctx, int worker, const fr_http_req *req,
 
 /* PUT /api/v1/recognition/subjects/{subject} {"subject": NEW} -> {"updated": bool}.
  * An empty or unchanged new name updates nothing (false), as in CompreFace.
- * CompreFace merges into an existing NEW; the gallery has no merge, so that case
- * answers 400 code 43 "Subject already exists" (see docs/api.md). */
+ * A NEW that exists already is merged into, as in CompreFace: OLD's faces move
+ * to it and OLD is deleted. */
 void fr__h_cf_subject_rename(fr_http_ctx *ctx, int worker, const fr_http_req *req,
                              fr_http_resp *resp) {
   (void)worker;
@@ -118,8 +118,6 @@ void fr__h_cf_subject_rename(fr_http_ctx *ctx, int worker, const fr_http_req *re
       updated = true;
     else if (st == FR_ERR_NOT_FOUND)
       ok = fr__herr_set(&e, FR__HERR_SUBJECT_NOT_FOUND, "Subject %s not found", old);
-    else if (st == FR_ERR_INVALID_ARG) /* the new name exists (it is valid) */
-      ok = fr__herr_set(&e, FR__HERR_SUBJECT_EXISTS, "Subject already exists");
     else
       ok = fr__herr_set(&e, FR__HERR_INTERNAL, "rename subject: %s", err.msg);
   } else {

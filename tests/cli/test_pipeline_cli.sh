@@ -169,7 +169,7 @@ ok "renamed subject recognized under the new name" jqall '[.faces[].subject] | i
 run 1 subjects rename obama x --db "$DB"
 ok "rename missing: message" err_has "no subject 'obama'"
 run 1 subjects rename barack biden --db "$DB"
-ok "rename onto an existing subject refused" test -s "$T/err"
+ok "rename onto an existing subject refused" err_has "subject 'biden' already exists"
 run 0 subjects rename barack obama --db "$DB" --json
 ok "rename --json" out_is '{"subject":"obama","renamed_from":"barack"}'$'\n'
 run 0 subjects delete obama --db "$DB"
@@ -183,6 +183,14 @@ run 0 recognize "$KNN/test/obama1.jpg" --db "$DB" --json
 ok "deleted subject no longer recognized" jqall '[.faces[].subject] | index("obama") == null' "$T/out"
 run 0 enroll --subject obama "$KNN/train/obama" --db "$DB" --json
 ok "enroll --subject" jqall 'select(.summary) | .summary.added >= 1' "$T/out"
+run 0 subjects list --db "$DB" --json
+before=$(jq -s 'map(select(.subject == "obama" or .subject == "biden") | .faces) | add' "$T/out")
+run 0 subjects rename obama biden --merge --db "$DB"
+ok "rename --merge output" out_is $'renamed obama to biden\n'
+run 0 subjects list --db "$DB" --json
+ok "merged: obama gone, biden has both subjects' faces" \
+  test "$(jq -s "[.[] | select(.subject == \"obama\")] | length" "$T/out")" = 0 -a \
+  "$(jq -s "map(select(.subject == \"biden\") | .faces) | add" "$T/out")" = "$before"
 run 2 subjects --db "$DB"
 run 2 subjects frobnicate --db "$DB"
 run 2 subjects rename a --db "$DB"

@@ -64,6 +64,10 @@
   X(FACE_PAGE_SUBJECT, "SELECT " FACE_COLS " FROM faces f JOIN subjects s "                      \
                        "ON s.id = f.subject_id WHERE f.model_id = ?1 AND f.subject_id = ?4 "     \
                        "ORDER BY f.id LIMIT ?2 OFFSET ?3")                                       \
+  X(SUBJECT_MERGE_DUPS, "SELECT f.image_id FROM faces f WHERE f.subject_id = ?1 AND EXISTS ("      \
+                       "SELECT 1 FROM faces g WHERE g.subject_id = ?2 AND "                      \
+                       "g.source_hash = f.source_hash AND g.face_index = f.face_index)")         \
+  X(SUBJECT_MERGE_MOVE, "UPDATE OR IGNORE faces SET subject_id = ?2 WHERE subject_id = ?1")      \
   X(FACE_TOTAL_ALL, "SELECT count(*) FROM faces WHERE model_id = ?1")                            \
   X(FACE_TOTAL_SUBJECT, "SELECT count(*) FROM faces WHERE model_id = ?1 AND subject_id = ?2")    \
   X(KEY_INSERT, "INSERT INTO api_keys(hash, role, created) VALUES(?1, ?2, ?3) "                 \
@@ -366,8 +370,11 @@ static fr_status sq_subject_add(fr__store *base, const char *name, int64_t now, 
 }
 
 static fr_status sq_subject_rename(fr__store *base, const char *old_name, const char *new_name,
-                                   int64_t *id, fr_error *err) {
+                                   int64_t *id, int64_t *into,
+                                   void (*dropped)(void *ctx, const char *image_id), void *ctx,
+                                   fr_error *err) {
   sqlite_store *s = (sqlite_store *)base;
+  *into = 0;
   fr_status st = begin(s, err);
   if (st != FR_OK) return st;
   st = subject_id(s, old_name, id, err);
@@ -375,16 +382,37 @@ static fr_status sq_subject_rename(fr__store *base, const char *old_name, const 
   if (strcmp(old_name, new_name) == 0) return commit(s, err);
   int64_t other;
   st = subject_id(s, new_name, &other, NULL);
-  if (st == FR_OK)
-    return rollback(s, fr_error_set(err, FR_ERR_INVALID_ARG, "subject \"%s\" already exists",
-                                    new_name));
-  if (st != FR_ERR_NOT_FOUND) return rollback(s, db_err(s, err, "look up subject"));
-  sqlite3_stmt *q = stmt(s, S_SUBJECT_RENAME);
+  if (st != FR_OK && st != FR_ERR_NOT_FOUND) return rollback(s, db_err(s, err, "look up subject"));
+  int rc;
+  if (st == FR_ERR_NOT_FOUND) {
+    sqlite3_stmt *q = stmt(s, S_SUBJECT_RENAME);
+    sqlite3_bind_int64(q, 1, *id);
+    sqlite3_bind_text(q, 2, new_name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return rollback(s, db_err(s, err, "rename subject"));
+    return commit(s, err);
+  }
+  /* merge: faces new already has (same file, same face) go with old */
+  sqlite3_stmt *q = stmt(s, S_SUBJECT_MERGE_DUPS);
   sqlite3_bind_int64(q, 1, *id);
-  sqlite3_bind_text(q, 2, new_name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
+  sqlite3_bind_int64(q, 2, other);
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+    if (dropped) dropped(ctx, (const char *)sqlite3_column_text(q, 0));
   sqlite3_reset(q);
-  if (rc != SQLITE_DONE) return rollback(s, db_err(s, err, "rename subject"));
+  if (rc != SQLITE_DONE) return rollback(s, db_err(s, err, "merge subjects"));
+  q = stmt(s, S_SUBJECT_MERGE_MOVE);
+  sqlite3_bind_int64(q, 1, *id);
+  sqlite3_bind_int64(q, 2, other);
+  rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc != SQLITE_DONE) return rollback(s, db_err(s, err, "merge subjects"));
+  q = stmt(s, S_SUBJECT_DELETE); /* cascades to the duplicates left behind */
+  sqlite3_bind_int64(q, 1, *id);
+  rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc != SQLITE_DONE) return rollback(s, db_err(s, err, "merge subjects"));
+  *into = other;
   return commit(s, err);
 }
 
