@@ -128,11 +128,14 @@ typedef struct fr_video_options {
   float threshold;           /* open-set threshold; <= 0: the engine's default */
   float min_score;           /* detection threshold; <= 0: the engine's default */
   int64_t max_frames;        /* stop after this many frames (0 = all) */
-  bool realtime;             /* drop frames (never queue) when the pipeline falls behind a live source */
+  bool realtime;             /* drop frames (never queue) when the pipeline falls behind a live source;
+                              * a file is read at its own frame rate, as if it were a camera */
   int threads;               /* pipeline workers (0 = online cores) */
   const char *crops_dir;     /* save the best aligned face of each track: DIR/<subject|unknown>/<track>_<frame>.jpg */
   const char *out_path;      /* annotated video */
-  int reconnect_max;         /* live sources: reconnect attempts after a break (back-off 0.5 s .. 8 s); default 8; -1 = forever */
+  int reconnect_max;         /* live sources: reconnect attempts after a break, or (realtime only)
+                              * when the first open fails (back-off 0.5 s .. 8 s); default 8;
+                              * -1 = forever; 0 = fail at once */
   volatile int *stop;        /* when non-NULL and set non-zero (e.g. by SIGINT), the run ends cleanly */
   void (*progress)(void *ctx, int64_t frames, double fps, int64_t tracks); /* about 4 times a second, may be NULL */
   void *progress_ctx;
@@ -158,6 +161,7 @@ typedef struct fr_video_summary {
   int64_t frames;            /* frames decoded */
   int64_t frames_processed;  /* frames that went through the pipeline (fewer when realtime drops) */
   int64_t frames_dropped;
+  int64_t reconnects;        /* live sources: times the source was reopened after a break */
   double seconds;            /* wall time */
   double fps;                /* frames / seconds */
   int64_t tracks;

@@ -50,14 +50,16 @@ static const char usage[] =
     "                   Frames are numbered from 0; time is in seconds.\n"
     "  --max-frames N   stop after N frames\n"
     "  --realtime       live sources: drop frames (never queue them) when the\n"
-    "                   pipeline falls behind\n"
+    "                   pipeline falls behind; a file is read at its own frame\n"
+    "                   rate, as a camera would deliver it\n"
     "  --threads N      detection workers (default: cores, at most 4)\n"
     "  --min-score S    detection score threshold, 0.01 to 1 (default: the detector's)\n"
     "  --det-side PX    longest side the detector sees a frame at, 64 to 8192\n"
     "                   (default: half the frame's longer side, 320 to 640, one\n"
     "                   pyramid level; -1: the full image pyramid of `facerec detect`)\n"
-    "  --reconnect N    live sources: reconnection attempts after a break (back-off\n"
-    "                   0.5 s to 8 s; default 8; -1: forever)\n"
+    "  --reconnect N    live sources: reconnection attempts after a break or a failed\n"
+    "                   first open (back-off 0.5 s to 8 s; default 8; -1: forever;\n"
+    "                   0: fail at once)\n"
     "  --models DIR     model directory (default $FR_MODELS_DIR, else ./models)\n"
     "\n"
     "A progress line (frames, fps, tracks) goes to stderr when it is a terminal.\n"
@@ -181,6 +183,7 @@ static void print_summary(video_ctx *x, const fr_video_summary *s, bool interrup
     json_object_set_new(o, "frames", json_integer(s->frames));
     json_object_set_new(o, "frames_processed", json_integer(s->frames_processed));
     json_object_set_new(o, "frames_dropped", json_integer(s->frames_dropped));
+    json_object_set_new(o, "reconnects", json_integer(s->reconnects));
     json_object_set_new(o, "seconds", fr__cli_real(round(s->seconds * 1000) / 1000));
     json_object_set_new(o, "fps", fr__cli_real(round(s->fps * 10) / 10));
     json_object_set_new(o, "tracks", json_integer(s->tracks));
@@ -216,6 +219,8 @@ static void print_summary(video_ctx *x, const fr_video_summary *s, bool interrup
          s->info.width, s->info.height, s->seconds, s->fps, (long long)s->tracks,
          s->tracks == 1 ? "" : "s", interrupted ? " (interrupted)" : "");
   if (s->frames_dropped) printf(", %lld dropped", (long long)s->frames_dropped);
+  if (s->reconnects)
+    printf(", %lld reconnection%s", (long long)s->reconnects, s->reconnects == 1 ? "" : "s");
   printf("\n");
   for (int i = 0; i < s->n_subjects; i++) {
     const fr_video_subject_seen *ss = &s->subjects[i];

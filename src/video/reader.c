@@ -88,7 +88,7 @@ fr_video_reader_options fr_video_reader_default_options(void) {
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
-static bool is_live_name(const char *s) {
+bool fr__video_is_live_input(const char *s) {
   static const char *const pre[] = {"/dev/",   "rtsp://", "rtsps://", "rtmp://", "http://",
                                     "https://", "udp://", "tcp://",   "srt://"};
   for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
@@ -110,7 +110,7 @@ fr_status fr_video_reader_open(const char *input, const fr_video_reader_options 
   if (opt.max_side <= 0) opt.max_side = 8192;
   if (opt.open_timeout_ms < 0) opt.open_timeout_ms = 0;
   const bool dev = strncmp(input, "/dev/", 5) == 0;
-  if (is_live_name(input)) opt.live = true;
+  if (fr__video_is_live_input(input)) opt.live = true;
   if (!is_url(input)) {
     struct stat st;
     if (stat(input, &st) != 0) {
@@ -270,7 +270,13 @@ static fr_status next_frame(fr_video_reader *r, bool *got, fr_error *err) {
     }
     arm(r);
     e = av_read_frame(r->fmt, r->pkt);
-    if (e == AVERROR_EOF || (e < 0 && !r->opt.live && avio_feof(r->fmt->pb))) {
+    /* A demuxer that turns a short read into a plain end (mpegts does) hides a
+     * connection that died mid-stream; the I/O context keeps the error. For a
+     * live source that is a break (the caller reconnects), not the end. */
+    if (e == AVERROR_EOF && r->opt.live && r->fmt->pb && r->fmt->pb->error < 0 &&
+        r->fmt->pb->error != AVERROR_EOF)
+      e = r->fmt->pb->error;
+    if (e == AVERROR_EOF || (e < 0 && !r->opt.live && r->fmt->pb && avio_feof(r->fmt->pb))) {
       r->draining = true;
       avcodec_send_packet(r->dec, NULL);
       continue;

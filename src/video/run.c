@@ -12,8 +12,12 @@
  *
  * Live sources: with `realtime`, a frame that arrives while every slot is busy
  * is decoded but not converted or processed (dropped, never queued); a read
- * that fails is retried by reopening the source with back-off (0.5 s doubling
- * to 8 s), at most reconnect_max times in a row.
+ * that fails (or a first open that fails) is retried by reopening the source
+ * with back-off (0.5 s doubling to 8 s), at most reconnect_max times in a row.
+ * With `realtime` a file is read at its own frame rate (frame i is due at
+ * start + its pts, like ffmpeg -re), so it stands in for a camera: a frame due
+ * while every slot is busy, or already two frame intervals old when the
+ * calling thread gets to it, is dropped the same way.
  */
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +41,7 @@ typedef struct slot {
   int64_t seq; /* ring sequence number of the frame it holds */
   double time_s;
   bool detect;
+  bool gap; /* first frame after a reconnection: open tracks end before it */
   int state;
   int n;
   fr_face faces[FR__VIDEO_MAX_FACES];
@@ -188,10 +193,59 @@ static bool stopped(const fr_video_options *o) { return o->stop && *o->stop; }
 
 static void sleep_s(double s, const fr_video_options *o) {
   const double end = fr__video_now() + s;
-  while (!stopped(o) && fr__video_now() < end) {
-    struct timespec ts = {0, 50 * 1000 * 1000};
+  for (double now = fr__video_now(); !stopped(o) && now < end; now = fr__video_now()) {
+    const double d = fmin(end - now, 0.05);
+    struct timespec ts = {0, (long)(d * 1e9)};
     nanosleep(&ts, NULL);
   }
+}
+
+/* Back-off before reconnection attempt k (0-based): 0.5 s, 1, 2, 4, 8, 8 ... */
+static double backoff_s(int k) {
+  double wait = 0.5;
+  for (int i = 0; i < k && wait < 8; i++) wait *= 2;
+  return wait > 8 ? 8 : wait;
+}
+
+static bool may_retry(const fr_video_options *o, int attempts) {
+  return o->reconnect_max < 0 || attempts < o->reconnect_max;
+}
+
+/* Opens a live source again after a break (or a first open that failed), with
+ * back-off, counting *attempts (consecutive attempts since the last frame read).
+ * FR_OK with *out open, or the last open's error (in last) once reconnect_max
+ * attempts are spent or the run is stopped. */
+static fr_status reopen_live(const char *input, const fr_video_reader_options *ro,
+                             const fr_video_options *o, int *attempts, fr_video_reader **out,
+                             fr_error *last) {
+  fr_status st = FR_ERR_IO;
+  while (may_retry(o, *attempts) && !stopped(o)) {
+    sleep_s(backoff_s(*attempts), o);
+    (*attempts)++;
+    if (stopped(o)) break;
+    fr_error oerr = {{0}};
+    st = fr_video_reader_open(input, ro, out, &oerr);
+    if (st == FR_OK) return FR_OK;
+    *last = oerr;
+    if (st != FR_ERR_IO) return st; /* it answers, but not with a video: no use retrying */
+  }
+  return st == FR_OK ? FR_ERR_IO : st;
+}
+
+/* Realtime pacing: until `due` (fr__video_now() seconds), wait for the oldest
+ * frame in flight to finish (returns early when it does) or the stop flag. */
+static void wait_until(pipe_t *p, int64_t consumed, double due, const fr_video_options *o) {
+  pthread_mutex_lock(&p->mu);
+  for (double now = fr__video_now(); now < due && !stopped(o); now = fr__video_now()) {
+    if (consumed < p->produced && p->ring[consumed % p->S].state == SLOT_DONE) break;
+    const double d = fmin(due - now, 0.05);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)(d * 1e9);
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&p->cv_done, &p->mu, &ts);
+  }
+  pthread_mutex_unlock(&p->mu);
 }
 
 fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
@@ -228,10 +282,26 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
 
   fr_video_reader_options ro = fr_video_reader_default_options();
   ro.stop = o.stop;
-  if ((st = fr_video_reader_open(input, &ro, &r, err))) return st;
+  int attempts = 0; /* reconnection attempts since the last frame read */
+  if ((st = fr_video_reader_open(input, &ro, &r, err))) {
+    /* realtime (monitoring): a camera or stream that is not up yet is retried like
+     * a broken one; otherwise an unreachable source is an error at once (a typo
+     * should not wait through the back-off) */
+    if (st != FR_ERR_IO || !o.realtime || !fr__video_is_live_input(input) || !may_retry(&o, 0) ||
+        stopped(&o))
+      return st;
+    fr_error first = *err, last = *err;
+    if ((st = reopen_live(input, &ro, &o, &attempts, &r, &last))) {
+      if (stopped(&o)) return fr_error_set(err, st, "%s", first.msg);
+      return fr_error_set(err, st, "%s; gave up after %d reconnection attempt%s", last.msg, attempts,
+                          attempts == 1 ? "" : "s");
+    }
+  }
   const fr_video_info info = *fr_video_reader_info(r);
   sum->info = info;
   const bool live = info.live;
+  /* realtime on a file: read it at its own frame rate (frame i due at start + pts_i) */
+  const bool pace = o.realtime && !live;
 
   p.e = e;
   p.det.min_score = min_score;
@@ -243,8 +313,8 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
     p.det.max_side = longer / 2 < 320 ? 320 : longer / 2 > 640 ? 640 : longer / 2;
   }
   p.det.max_levels = o.det_levels > 0 ? o.det_levels : FR__VIDEO_VIDEO_LEVELS;
-  /* one thread: detection inline, unless a live source must not wait for it */
-  p.S = o.threads > 1 || (o.realtime && live) ? 2 * o.threads + 2 : 1;
+  /* one thread: detection inline, unless a realtime source must not wait for it */
+  p.S = o.threads > 1 || o.realtime ? 2 * o.threads + 2 : 1;
   if (!(p.ring = calloc((size_t)p.S, sizeof *p.ring))) {
     st = fr_error_set(err, FR_ERR_NOMEM, "%s: out of memory", input);
     goto out;
@@ -278,7 +348,11 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
   if (n_threads > 0) {
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv_work, NULL);
-    pthread_cond_init(&p.cv_done, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait_until's deadlines */
+    pthread_cond_init(&p.cv_done, &ca);
+    pthread_condattr_destroy(&ca);
     sync_init = true;
     if (!(wa = calloc((size_t)n_threads, sizeof *wa))) {
       st = fr_error_set(err, FR_ERR_NOMEM, "out of memory");
@@ -296,11 +370,15 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
     }
   }
 
-  int64_t consumed = 0, decoded = 0;
+  int64_t consumed = 0, decoded = 0, last_detect = -1;
   bool eof = false, cb_stop = false, have_sig = false;
   float prev_sig[FR__CUT_GX * FR__CUT_GY];
-  int reconnects = 0;
   double last_progress = t_start;
+  /* pacing (realtime on a file) and times across reconnections */
+  const double iv_nominal = info.fps > 0 ? 1.0 / info.fps : 0;
+  double iv = iv_nominal > 0 ? iv_nominal : 1.0 / 30; /* frame interval */
+  double pace_t0 = 0, pace_ts0 = 0, prev_ts = 0, prev_wall = 0, t_off = 0;
+  bool have_prev = false, gap = false, rejoined = false;
   while (!cb_stop) {
     if (stopped(&o)) break;
     /* 1. consume finished slots in order (non-blocking unless the ring is full or input ended) */
@@ -310,7 +388,7 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
       if (p.S > 1) {
         pthread_mutex_lock(&p.mu);
         const bool must_wait = eof || p.produced - consumed == p.S;
-        const bool can_drop = o.realtime && live && !eof;
+        const bool can_drop = o.realtime && !eof;
         while (s->state != SLOT_DONE && must_wait && !can_drop) pthread_cond_wait(&p.cv_done, &p.mu);
         ready = s->state == SLOT_DONE;
         pthread_mutex_unlock(&p.mu);
@@ -323,6 +401,10 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
           break;
         }
         hc.cur = s;
+        if (s->gap) { /* back after a reconnection: whoever was there may have gone */
+          if ((st = fr__tracker_cut(tr, s->index, s->time_s, &cb_stop, err))) break;
+          have_sig = false;
+        }
         float sig[FR__CUT_GX * FR__CUT_GY];
         frame_signature(&s->img, sig);
         if (have_sig) {
@@ -366,50 +448,76 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
       eof = true;
       continue;
     }
+    bool stale = false;
+    if (pace && have_prev) {
+      /* the next frame is due one interval after the previous one's pts */
+      const double due = pace_t0 + (prev_ts - pace_ts0) + iv;
+      const double now = fr__video_now();
+      if (now < due) {
+        wait_until(&p, consumed, due, &o); /* or until the oldest frame in flight is done */
+        continue;
+      }
+      /* a camera keeps the latest frame or two, not every frame it made while we were busy */
+      stale = now > due + 2 * iv;
+    }
     const bool full = p.produced - consumed == p.S;
-    slot *s = full ? NULL : &p.ring[p.produced % p.S];
+    slot *s = full || stale ? NULL : &p.ring[p.produced % p.S];
     int64_t idx = 0;
     double ts = 0;
     bool end = false;
     fr_error rerr = {{0}};
-    fr_status rs = r ? fr_video_reader_read_into(r, s ? &s->img : NULL, &idx, &ts, &end, &rerr)
-                     : fr_error_set(&rerr, FR_ERR_IO, "%s: cannot reopen", input);
+    fr_status rs = fr_video_reader_read_into(r, s ? &s->img : NULL, &idx, &ts, &end, &rerr);
     if (rs == FR_OK && end) {
       eof = true;
       continue;
     }
     if (rs != FR_OK) {
       if (stopped(&o)) break;
-      if (live && rs == FR_ERR_IO && (o.reconnect_max < 0 || reconnects < o.reconnect_max)) {
+      if (live && rs == FR_ERR_IO) {
         /* reopen with back-off; frame numbers go on from where they were */
-        double wait = 0.5;
-        for (int k = 0; k < reconnects && wait < 8; k++) wait *= 2;
-        if (wait > 8) wait = 8;
-        reconnects++;
         fr_video_reader_close(r);
         r = NULL;
-        sleep_s(wait, &o);
+        fr_error last = rerr;
+        fr_status os = reopen_live(input, &ro, &o, &attempts, &r, &last);
         if (stopped(&o)) break;
-        fr_error oerr = {{0}};
-        if (fr_video_reader_open(input, &ro, &r, &oerr) == FR_OK) {
-          const fr_video_info *ni = fr_video_reader_info(r);
-          if (ni->width != info.width || ni->height != info.height) {
-            st = fr_error_set(err, FR_ERR_FORMAT, "%s: came back at %dx%d instead of %dx%d", input,
-                              ni->width, ni->height, info.width, info.height);
-            break;
-          }
-        } else if (!(o.reconnect_max < 0 || reconnects < o.reconnect_max)) {
-          st = fr_error_set(err, FR_ERR_IO, "%s: lost (%s); reconnecting failed: %s", input, rerr.msg,
-                            oerr.msg);
+        if (os != FR_OK) {
+          if (attempts == 0) /* reconnect_max 0 */
+            st = fr_error_set(err, os, "%s", rerr.msg);
+          else
+            st = fr_error_set(err, os, "%s; gave up after %d reconnection attempt%s (last: %s)",
+                              rerr.msg, attempts, attempts == 1 ? "" : "s", last.msg);
           break;
         }
-        continue; /* r may be NULL here: the next read counts as failed and the back-off goes on */
+        const fr_video_info *ni = fr_video_reader_info(r);
+        if (ni->width != info.width || ni->height != info.height) {
+          st = fr_error_set(err, FR_ERR_FORMAT, "%s: came back at %dx%d instead of %dx%d", input,
+                            ni->width, ni->height, info.width, info.height);
+          break;
+        }
+        sum->reconnects++;
+        gap = rejoined = true;
+        continue;
       }
       st = fr_error_set(err, rs, "%s", rerr.msg);
       break;
     }
-    reconnects = 0;
+    attempts = 0;
     (void)idx;
+    const double now = fr__video_now();
+    if (rejoined && have_prev) /* times go on across a reconnection (the stream starts its own again) */
+      t_off = prev_ts + fmax(iv, now - prev_wall) - ts;
+    rejoined = false;
+    ts += t_off;
+    if (pace) {
+      if (!have_prev || ts < prev_ts || ts - prev_ts > 5) { /* start, or a jump: due now */
+        pace_t0 = now;
+        pace_ts0 = ts;
+      }
+      if (iv_nominal <= 0 && have_prev && ts - prev_ts > 1e-3 && ts - prev_ts < 1) iv = ts - prev_ts;
+    }
+    prev_ts = ts;
+    prev_wall = now;
+    have_prev = true;
     const int64_t fi = decoded++;
     if (!s) { /* realtime drop */
       sum->frames_dropped++;
@@ -417,7 +525,11 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
     }
     s->index = fi;
     s->time_s = ts;
-    s->detect = fi % o.every == 0;
+    /* every N-th frame; when frames are dropped, the first one N or more after the last detection */
+    s->detect = last_detect < 0 || fi - last_detect >= o.every;
+    if (s->detect) last_detect = fi;
+    s->gap = gap;
+    gap = false;
     s->n = 0;
     s->st = FR_OK;
     if (p.S > 1) {

@@ -15,6 +15,9 @@
 void fr__video_init(void);
 /* Monotonic seconds. */
 double fr__video_now(void);
+/* Whether INPUT names a live source (/dev/..., rtsp://, http(s)://, udp://, ...):
+ * read as it comes, reconnected when it breaks. */
+bool fr__video_is_live_input(const char *input);
 
 /* ---- tracker ---- */
 
