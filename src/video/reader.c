@@ -7,6 +7,7 @@
  * under an AVIOInterruptCB with a deadline (open_timeout_ms) and the caller's
  * stop flag, so an unreachable URL or a stalled stream returns FR_ERR_IO.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version_major.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
@@ -54,7 +55,6 @@ double fr__video_now(void) {
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void global_init(void) {
-  avdevice_register_all();
   avformat_network_init();
   /* FFmpeg logs every damaged macroblock to stderr; our errors carry the
    * message instead. FR_AV_LOG=1 restores FFmpeg's own warnings. */
@@ -62,6 +62,18 @@ static void global_init(void) {
   av_log_set_level(v && *v == '1' ? AV_LOG_WARNING : AV_LOG_QUIET);
 }
 void fr__video_init(void) { pthread_once(&g_once, global_init); }
+
+/* libavdevice (the v4l2 input) is loaded only when a device is opened: it pulls
+ * in libavfilter and dozens of libraries (SDL, PulseAudio, flite voices, ...)
+ * that would otherwise cost every facerec process ~25 MB of resident memory. */
+static pthread_once_t g_dev_once = PTHREAD_ONCE_INIT;
+static void devices_init(void) {
+  void *h = dlopen("libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR), RTLD_NOW | RTLD_LOCAL);
+  if (!h) return; /* no v4l2 input: opening a device says so */
+  void (*reg)(void);
+  *(void **)&reg = dlsym(h, "avdevice_register_all");
+  if (reg) reg();
+}
 
 static int interrupt_cb(void *p) {
   fr_video_reader *r = p;
@@ -141,6 +153,7 @@ fr_status fr_video_reader_open(const char *input, const fr_video_reader_options 
   }
   const AVInputFormat *ifmt = NULL;
   if (dev) {
+    pthread_once(&g_dev_once, devices_init);
     ifmt = av_find_input_format("v4l2");
     if (!ifmt) {
       free(r);
