@@ -16,13 +16,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <libavcodec/avcodec.h>
 #include <libavdevice/version_major.h>
-#include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 
+#include "video/av.h" /* FFmpeg, loaded on first use: after every FFmpeg header */
 #include "video/video_internal.h"
 
 /* Consecutive packets that fail to decode before the stream counts as corrupt. */
@@ -61,11 +57,17 @@ static void global_init(void) {
   const char *v = getenv("FR_AV_LOG");
   av_log_set_level(v && *v == '1' ? AV_LOG_WARNING : AV_LOG_QUIET);
 }
-void fr__video_init(void) { pthread_once(&g_once, global_init); }
+fr_status fr__video_init(fr_error *err) {
+  fr_status st = fr__av_load(err);
+  if (st) return st;
+  pthread_once(&g_once, global_init);
+  return FR_OK;
+}
 
-/* libavdevice (the v4l2 input) is loaded only when a device is opened: it pulls
- * in libavfilter and dozens of libraries (SDL, PulseAudio, flite voices, ...)
- * that would otherwise cost every facerec process ~25 MB of resident memory. */
+/* libavdevice (the v4l2 input) is loaded only when a device is opened, after the
+ * rest of FFmpeg (av.c): it pulls in libavfilter and dozens of libraries (SDL,
+ * PulseAudio, flite voices, ...) that would otherwise cost every facerec process
+ * ~25 MB of resident memory. It finds the libavformat already loaded by soname. */
 static pthread_once_t g_dev_once = PTHREAD_ONCE_INIT;
 static void devices_init(void) {
   void *h = dlopen("libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR), RTLD_NOW | RTLD_LOCAL);
@@ -117,7 +119,8 @@ fr_status fr_video_reader_open(const char *input, const fr_video_reader_options 
   if (out) *out = NULL;
   if (!input || !*input || !out)
     return fr_error_set(err, FR_ERR_INVALID_ARG, "fr_video_reader_open: no input");
-  fr__video_init();
+  fr_status st = fr__video_init(err);
+  if (st) return st;
   fr_video_reader_options opt = o ? *o : fr_video_reader_default_options();
   if (opt.max_side <= 0) opt.max_side = 8192;
   if (opt.open_timeout_ms < 0) opt.open_timeout_ms = 0;
@@ -141,7 +144,6 @@ fr_status fr_video_reader_open(const char *input, const fr_video_reader_options 
   r->opt = opt;
   r->stream = -1;
   snprintf(r->input, sizeof r->input, "%s", input);
-  fr_status st = FR_OK;
   char eb[128];
   AVDictionary *d = NULL;
   if (is_url(input)) {

@@ -259,6 +259,8 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
   if (o.every < 1 || o.every > 1000)
     return fr_error_set(err, FR_ERR_INVALID_ARG, "every %d is outside [1, 1000]", o.every);
   if (o.max_frames < 0) return fr_error_set(err, FR_ERR_INVALID_ARG, "max_frames is negative");
+  fr_status st = fr__video_init(err); /* no FFmpeg: FR_ERR_UNSUPPORTED before any work */
+  if (st) return st;
   if (o.threads <= 0) {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = c > 0 ? (int)c : 1;
@@ -268,7 +270,6 @@ fr_status fr_video_run(const fr_engine *e, fr_gallery *g, const char *input,
   const float threshold = o.threshold > 0 ? o.threshold : fr_engine_default_threshold(e);
   const float min_score = o.min_score > 0 ? o.min_score : ec->min_score;
 
-  fr_status st = FR_OK;
   fr_video_reader *r = NULL;
   fr_video_writer *wr = NULL;
   fr__tracker *tr = NULL;

@@ -11,8 +11,10 @@
 
 #include "facerec/video.h"
 
-/* Once per process: libavdevice, network, FFmpeg's log level (quiet unless FR_AV_LOG=1). */
-void fr__video_init(void);
+/* Once per process: loads FFmpeg (av.c; FR_ERR_UNSUPPORTED with a message when
+ * it is not installed), then network init and FFmpeg's log level (quiet unless
+ * FR_AV_LOG=1). Every entry point of the video module calls it first. */
+fr_status fr__video_init(fr_error *err);
 /* Monotonic seconds. */
 double fr__video_now(void);
 /* Whether INPUT names a live source (/dev/..., rtsp://, http(s)://, udp://, ...):

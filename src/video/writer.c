@@ -7,12 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-
+#include "video/av.h" /* FFmpeg, loaded on first use */
 #include "video/video_internal.h"
 
 struct fr_video_writer {
@@ -93,7 +88,8 @@ fr_status fr_video_writer_open(const char *path, int w, int h, double fps, fr_vi
   if (w < 2 || h < 2 || w > 16384 || h > 16384)
     return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: bad video size %dx%d", path, w, h);
   if (!(fps > 0 && fps <= 1000)) fps = 25;
-  fr__video_init();
+  fr_status st = fr__video_init(err);
+  if (st) return st;
   fr_video_writer *wr = calloc(1, sizeof *wr);
   if (!wr) return fr_error_set(err, FR_ERR_NOMEM, "%s: out of memory", path);
   snprintf(wr->path, sizeof wr->path, "%s", path);
@@ -102,7 +98,6 @@ fr_status fr_video_writer_open(const char *path, int w, int h, double fps, fr_vi
   wr->ew = w & ~1;
   wr->eh = h & ~1;
   char eb[128];
-  fr_status st = FR_OK;
   int e = avformat_alloc_output_context2(&wr->oc, NULL, NULL, path);
   if (e < 0 || !wr->oc) e = avformat_alloc_output_context2(&wr->oc, NULL, "mp4", path);
   if (e < 0 || !wr->oc) {
