@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# FFmpeg is loaded on first use (src/video/av.c): when it cannot be loaded,
+# `facerec video` fails with a clear message and exit status 1, and commands
+# that do not touch video still work. A junk libavcodec.so.59 put first on
+# LD_LIBRARY_PATH stands in for a broken or missing FFmpeg.
+set -u
+
+BIN=${FR_FACEREC:-./facerec}
+SRC=${FR_SOURCE_DIR:-.}
+SHARED=${FR_SHARED_DIR:-$SRC/../shared}
+export FR_MODELS_DIR=${FR_MODELS_DIR:-$SRC/models}
+CLIP=$SHARED/data/videos/short_hamilton_clip.mp4
+[ -e "$BIN" ] && [ -e "$CLIP" ] || { echo "missing $BIN or $CLIP" >&2; exit 1; }
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# the soname the binary asks for (libavcodec.so.N of the headers it was built with)
+so=$(strings "$BIN" | grep -m1 -E '^libavcodec\.so\.[0-9]+$')
+[ -n "$so" ] || { echo "no libavcodec soname in $BIN" >&2; exit 1; }
+echo "not a shared object" >"$T/$so"
+LIN=$SHARED/data/samples/face_recognition/examples/lin-manuel-miranda.png
+"$BIN" enroll --subject lin "$LIN" --db "$T/g.db" >/dev/null 2>"$T/err" || { cat "$T/err"; exit 1; }
+
+LD_LIBRARY_PATH=$T "$BIN" video "$CLIP" --db "$T/g.db" --max-frames 5 >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] || fail "video without FFmpeg: exit $rc, want 1"
+grep -q "video support unavailable: cannot load $so" "$T/err" || fail "message: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "no events on stdout: $(head -c 200 "$T/out")"
+
+LD_LIBRARY_PATH=$T "$BIN" --help >"$T/out" 2>&1 || fail "facerec --help without FFmpeg"
+grep -q "usage: facerec" "$T/out" || fail "--help output"
+
+# and with the real libraries the same command works
+"$BIN" video "$CLIP" --db "$T/g.db" --max-frames 5 --json >"$T/out" 2>"$T/err" || fail "video with FFmpeg: $(cat "$T/err")"
+grep -q '"event":"summary"' "$T/out" || fail "summary with FFmpeg"
+
+[ "$fails" = 0 ] && echo "ok: 6 checks" || { echo "$fails failed"; exit 1; }
