@@ -6,7 +6,10 @@
  * Lifecycle per session:  create (session creation) -> setup (every plan:
  * shapes are resolved and buffer addresses are final) -> run (every
  * inference) -> destroy (session free). XNNPACK binds buffer pointers at setup,
- * so operators belong to one session and are never shared between threads.
+ * so operators belong to one session and are never shared between threads;
+ * constant data derived from the graph (oneDNN's reordered weights, packed
+ * depthwise 3x3 weights) is shared between the ops of all sessions, counted
+ * and immutable (xnn_backend.c, dnnl_backend.h).
  */
 #ifndef FR_NN_BACKEND_H
 #define FR_NN_BACKEND_H

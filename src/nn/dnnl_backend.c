@@ -8,6 +8,7 @@
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,31 @@
 #include <xmmintrin.h>
 #endif
 
+/* Constant operands (reordered weights, bias) shared by every convolution
+ * that needs the same bytes in the same layout, across sessions and threads:
+ * identified by the caller's address, a hash of its contents and the source
+ * and target memory descriptors; counted references, built once under
+ * dn_cache_lock, destroyed with the last convolution using them. Read-only
+ * after the build, so concurrent primitives may read them. */
+typedef struct dn_shared {
+  struct dn_shared *next;
+  const void *data;           /* caller's f32 buffer (NULL: zeros) */
+  uint64_t hash;              /* of its bytes */
+  dnnl_memory_desc_t user, md;
+  dnnl_memory_t mem;
+  size_t bytes;
+  long refs;
+} dn_shared;
+
 struct fr__dnnl_conv {
   dnnl_stream_t strm;
   dnnl_primitive_t prim;
-  dnnl_memory_t src, wei, bia, dst, scratch;
-  float *zero_bias; /* when the node has none */
-  /* bf16 from an f32 input: x (cvt_src, bound per run) -> src (own buffer) */
+  dnnl_memory_t src, dst, scratch; /* handles bound per run */
+  dn_shared *wei, *bia;
+  /* a pooled scratch buffer (dn_buf_take) holds, per run, the bf16 copy of
+   * an f32 input (cvt_bytes, first) then the primitive's scratchpad */
+  size_t cvt_bytes, pad_bytes;
+  /* bf16 from an f32 input: x (cvt_src, bound per run) -> src */
   dnnl_primitive_t cvt;
   dnnl_memory_t cvt_src;
   char impl[64];
@@ -88,18 +108,184 @@ static fr_status dn_status(dnnl_status_t s) {
   }
 }
 
+static pthread_mutex_t dn_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static dn_shared *dn_cache;
+
+/* FNV-1a over 8-byte words (then the tail): identifies contents, not a
+ * cryptographic hash; the address is compared too. */
+static uint64_t dn_hash(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = 1469598103934665603ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+    h ^= h >> 29;
+  }
+  for (; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+static void dn_shared_release(dn_shared *e) {
+  if (!e) return;
+  pthread_mutex_lock(&dn_cache_lock);
+  bool last = --e->refs == 0;
+  if (last)
+    for (dn_shared **pp = &dn_cache; *pp; pp = &(*pp)->next)
+      if (*pp == e) {
+        *pp = e->next;
+        break;
+      }
+  pthread_mutex_unlock(&dn_cache_lock);
+  if (last) {
+    dnnl_memory_destroy(e->mem);
+    free(e);
+  }
+}
+
+/* The shared memory holding data (f32, described by *user; NULL = zeros)
+ * reordered into *md: found, or built with strm. */
+static dnnl_status_t dn_shared_get(const void *data, const dnnl_memory_desc_t *user,
+                                   const dnnl_memory_desc_t *md, dnnl_stream_t strm,
+                                   dn_shared **out) {
+  *out = NULL;
+  size_t ubytes = dnnl_memory_desc_get_size(user);
+  uint64_t h = data ? dn_hash(data, ubytes) : 0;
+  pthread_mutex_lock(&dn_cache_lock);
+  for (dn_shared *e = dn_cache; e; e = e->next)
+    if (e->data == data && e->hash == h && dnnl_memory_desc_equal(&e->user, user) &&
+        dnnl_memory_desc_equal(&e->md, md)) {
+      e->refs++;
+      *out = e;
+      pthread_mutex_unlock(&dn_cache_lock);
+      return dnnl_success;
+    }
+  /* built under the lock: each (data, layout) is reordered once */
+  dnnl_status_t s = dnnl_out_of_memory;
+  dn_shared *e = calloc(1, sizeof *e);
+  void *zeros = data ? NULL : calloc(1, ubytes ? ubytes : 1);
+  dnnl_memory_t umem = NULL;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t rp = NULL;
+  if (!e || (!data && !zeros)) goto done;
+  e->data = data;
+  e->hash = h;
+  e->user = *user;
+  e->md = *md;
+  e->bytes = dnnl_memory_desc_get_size(md);
+  if ((s = dnnl_memory_create(&e->mem, md, dn_engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success ||
+      (s = dnnl_memory_create(&umem, user, dn_engine, data ? (void *)data : zeros)) !=
+          dnnl_success ||
+      (s = dnnl_reorder_primitive_desc_create(&rpd, user, dn_engine, md, dn_engine, NULL)) !=
+          dnnl_success ||
+      (s = dnnl_primitive_create(&rp, rpd)) != dnnl_success)
+    goto done;
+  dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, umem}, {DNNL_ARG_TO, e->mem}};
+  if ((s = dnnl_primitive_execute(rp, strm, 2, ra)) != dnnl_success ||
+      (s = dnnl_stream_wait(strm)) != dnnl_success)
+    goto done;
+  e->refs = 1;
+  e->next = dn_cache;
+  dn_cache = e;
+  *out = e;
+done:
+  pthread_mutex_unlock(&dn_cache_lock);
+  if (rp) dnnl_primitive_destroy(rp);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (umem) dnnl_memory_destroy(umem);
+  free(zeros);
+  if (!*out && e) {
+    if (e->mem) dnnl_memory_destroy(e->mem);
+    free(e);
+  }
+  return s;
+}
+
+void fr__dnnl_shared_stats(size_t *buffers, size_t *bytes) {
+  size_t n = 0, b = 0;
+  pthread_mutex_lock(&dn_cache_lock);
+  for (const dn_shared *e = dn_cache; e; e = e->next) n++, b += e->bytes;
+  pthread_mutex_unlock(&dn_cache_lock);
+  if (buffers) *buffers = n;
+  if (bytes) *bytes = b;
+}
+
+/* Scratch for runs (the primitive's scratchpad, the bf16 copy of an f32
+ * input): a pool of buffers shared by all threads. A run takes one, grows it
+ * if needed, and gives it back, so there are as many buffers as runs that
+ * were ever concurrent (one per serving worker; a thread that only warmed
+ * sessions up, or has finished, holds none), each as large as the largest
+ * need seen. Kept for the process's lifetime. */
+typedef struct dn_buf {
+  struct dn_buf *next;
+  unsigned char *p;
+  size_t cap;
+} dn_buf;
+
+static pthread_mutex_t dn_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static dn_buf *dn_pool;
+
+/* A buffer of at least `need` bytes (64-aligned), out of the pool; NULL when
+ * out of memory. Give it back with dn_buf_give. */
+static dn_buf *dn_buf_take(size_t need) {
+  pthread_mutex_lock(&dn_pool_lock);
+  dn_buf **fit = NULL, **big = NULL; /* the smallest that fits; the largest */
+  for (dn_buf **pp = &dn_pool; *pp; pp = &(*pp)->next) {
+    size_t c = (*pp)->cap;
+    if (c >= need && (!fit || c < (*fit)->cap)) fit = pp;
+    if (!big || c > (*big)->cap) big = pp;
+  }
+  dn_buf **best = fit ? fit : big;
+  dn_buf *b = NULL;
+  if (best) {
+    b = *best;
+    *best = b->next;
+  }
+  pthread_mutex_unlock(&dn_pool_lock);
+  if (!b && !(b = calloc(1, sizeof *b))) return NULL;
+  if (need > b->cap || !b->p) {
+    size_t cap = (need + 63) & ~(size_t)63;
+    unsigned char *p = aligned_alloc(64, cap ? cap : 64);
+    if (!p) {
+      free(b->p);
+      free(b);
+      return NULL;
+    }
+    free(b->p);
+    b->p = p;
+    b->cap = cap;
+  }
+  return b;
+}
+
+static void dn_buf_give(dn_buf *b) {
+  pthread_mutex_lock(&dn_pool_lock);
+  b->next = dn_pool;
+  dn_pool = b;
+  pthread_mutex_unlock(&dn_pool_lock);
+}
+
+void fr__dnnl_scratch_stats(size_t *buffers, size_t *bytes) {
+  size_t n = 0, c = 0;
+  pthread_mutex_lock(&dn_pool_lock);
+  for (const dn_buf *b = dn_pool; b; b = b->next) n++, c += b->cap;
+  pthread_mutex_unlock(&dn_pool_lock);
+  if (buffers) *buffers = n;
+  if (bytes) *bytes = c;
+}
+
 void fr__dnnl_conv_destroy(fr__dnnl_conv *c) {
   if (!c) return;
   if (c->prim) dnnl_primitive_destroy(c->prim);
   if (c->cvt) dnnl_primitive_destroy(c->cvt);
   if (c->cvt_src) dnnl_memory_destroy(c->cvt_src);
   if (c->src) dnnl_memory_destroy(c->src);
-  if (c->wei) dnnl_memory_destroy(c->wei);
-  if (c->bia) dnnl_memory_destroy(c->bia);
+  dn_shared_release(c->wei);
+  dn_shared_release(c->bia);
   if (c->dst) dnnl_memory_destroy(c->dst);
   if (c->scratch) dnnl_memory_destroy(c->scratch);
   if (c->strm) dnnl_stream_destroy(c->strm);
-  free(c->zero_bias);
   free(c);
 }
 
@@ -131,11 +317,9 @@ fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **ou
   fr__dnnl_conv *c = calloc(1, sizeof *c);
   if (!c) return FR_ERR_NOMEM;
   fr_status st = FR_OK;
-  dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+  dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t po = NULL;
-  dnnl_primitive_t rp = NULL;
-  dnnl_memory_t wuser = NULL;
   int prev = dn_enter();
 
   dnnl_memory_desc_t smd, dmd, bmd, wmd_any, wmd_user, smd_f32;
@@ -187,38 +371,34 @@ fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **ou
   const dnnl_memory_desc_t *spmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   DN_TRY(dnnl_stream_create(&c->strm, dn_engine, dnnl_stream_default_flags));
   DN_TRY(dnnl_primitive_create(&c->prim, pd));
-  if (p->lowp && !p->src_bf16) { /* f32 input: converted into our own bf16 buffer per run */
-    DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_ALLOCATE));
+  /* src: the caller's buffer, or (f32 input to a bf16 convolution) the
+   * front of the thread's scratch, converted into per run */
+  DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_NONE));
+  if (p->lowp && !p->src_bf16) {
+    c->cvt_bytes = (dnnl_memory_desc_get_size(&smd) + 63) & ~(size_t)63;
     DN_TRY(dnnl_memory_create(&c->cvt_src, &smd_f32, dn_engine, DNNL_MEMORY_NONE));
     dnnl_primitive_desc_t cpd = NULL;
     DN_TRY(dnnl_reorder_primitive_desc_create(&cpd, &smd_f32, dn_engine, &smd, dn_engine, NULL));
     dnnl_status_t cs = dnnl_primitive_create(&c->cvt, cpd);
     dnnl_primitive_desc_destroy(cpd);
     DN_TRY(cs);
-  } else {
-    DN_TRY(dnnl_memory_create(&c->src, &smd, dn_engine, DNNL_MEMORY_NONE));
   }
   DN_TRY(dnnl_memory_create(&c->dst, &dmd, dn_engine, DNNL_MEMORY_NONE));
-  DN_TRY(dnnl_memory_create(&c->bia, &bmd, dn_engine, DNNL_MEMORY_ALLOCATE));
-  DN_TRY(dnnl_memory_create(&c->wei, wmd, dn_engine, DNNL_MEMORY_ALLOCATE));
-  if (spmd && dnnl_memory_desc_get_size(spmd) > 0)
-    DN_TRY(dnnl_memory_create(&c->scratch, spmd, dn_engine, DNNL_MEMORY_ALLOCATE));
-  /* bias: copied into oneDNN's own buffer */
-  void *bh = NULL;
-  DN_TRY(dnnl_memory_get_data_handle(c->bia, &bh));
-  if (p->bias) memcpy(bh, p->bias, (size_t)p->cout * sizeof(float));
-  else memset(bh, 0, (size_t)p->cout * sizeof(float));
-  /* weights: reordered once from our OHWI into the primitive's layout */
-  DN_TRY(dnnl_memory_create(&wuser, &wmd_user, dn_engine, (void *)p->weights));
-  DN_TRY(dnnl_reorder_primitive_desc_create(&rpd, &wmd_user, dn_engine, wmd, dn_engine, NULL));
-  DN_TRY(dnnl_primitive_create(&rp, rpd));
-  dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, wuser}, {DNNL_ARG_TO, c->wei}};
-  DN_TRY(dnnl_primitive_execute(rp, c->strm, 2, ra));
-  DN_TRY(dnnl_stream_wait(c->strm));
+  if (spmd && (c->pad_bytes = dnnl_memory_desc_get_size(spmd)) > 0)
+    DN_TRY(dnnl_memory_create(&c->scratch, spmd, dn_engine, DNNL_MEMORY_NONE));
+  /* a pooled scratch buffer large enough for this one: sized now, not on
+   * the first run (unless runs are more concurrent than creations were) */
+  dn_buf *sb = dn_buf_take(c->cvt_bytes + c->pad_bytes);
+  if (!sb) {
+    st = FR_ERR_NOMEM;
+    goto done;
+  }
+  dn_buf_give(sb);
+  /* weights reordered from our OHWI into the primitive's layout, and the
+   * bias: shared with every convolution that needs the same */
+  DN_TRY(dn_shared_get(p->weights, &wmd_user, wmd, c->strm, &c->wei));
+  DN_TRY(dn_shared_get(p->bias, &bmd, &bmd, c->strm, &c->bia));
 done:
-  if (rp) dnnl_primitive_destroy(rp);
-  if (rpd) dnnl_primitive_desc_destroy(rpd);
-  if (wuser) dnnl_memory_destroy(wuser);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (po) dnnl_post_ops_destroy(po);
   if (attr) dnnl_primitive_attr_destroy(attr);
@@ -240,22 +420,34 @@ fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const void *x, void *y) {
   unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u); /* FTZ | DAZ, as the XNNPACK path */
 #endif
+  dn_buf *sb = NULL;
+  unsigned char *tmp = NULL;
+  if (c->cvt_bytes + c->pad_bytes > 0) {
+    if (!(sb = dn_buf_take(c->cvt_bytes + c->pad_bytes))) {
+      st = FR_ERR_NOMEM;
+      goto done;
+    }
+    tmp = sb->p;
+  }
   if (c->cvt) {
     DN_TRY(dnnl_memory_set_data_handle(c->cvt_src, (void *)x));
+    DN_TRY(dnnl_memory_set_data_handle(c->src, tmp));
     dnnl_exec_arg_t ca[2] = {{DNNL_ARG_FROM, c->cvt_src}, {DNNL_ARG_TO, c->src}};
     DN_TRY(dnnl_primitive_execute(c->cvt, c->strm, 2, ca));
   } else {
     DN_TRY(dnnl_memory_set_data_handle(c->src, (void *)x));
   }
   DN_TRY(dnnl_memory_set_data_handle(c->dst, y));
+  if (c->scratch) DN_TRY(dnnl_memory_set_data_handle(c->scratch, tmp + c->cvt_bytes));
   dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->src},
-                          {DNNL_ARG_WEIGHTS, c->wei},
-                          {DNNL_ARG_BIAS, c->bia},
+                          {DNNL_ARG_WEIGHTS, c->wei->mem},
+                          {DNNL_ARG_BIAS, c->bia->mem},
                           {DNNL_ARG_DST, c->dst},
                           {DNNL_ARG_SCRATCHPAD, c->scratch}};
   DN_TRY(dnnl_primitive_execute(c->prim, c->strm, c->scratch ? 5 : 4, a));
   DN_TRY(dnnl_stream_wait(c->strm));
 done:
+  if (sb) dn_buf_give(sb);
 #if defined(__x86_64__) || defined(__i386__)
   _mm_setcsr(csr);
 #endif

@@ -21,14 +21,26 @@
  * (our layout, bound per run without copies), weights are reordered once into
  * the layout oneDNN chooses, bias and the clamp (relu / clip post-op) fused.
  * It runs on the calling thread only (OpenMP thread count 1 around every
- * oneDNN call, the caller's setting restored), with its own scratchpad, so
- * different ops may run concurrently on different threads. Not thread-safe
- * per object.
+ * oneDNN call, the caller's setting restored), so different ops may run
+ * concurrently on different threads. Not thread-safe per object.
+ *
+ * Memory (docs/benchmarks.md, "Fourth run"): the reordered (and, for bf16,
+ * rounded) weights and the bias are shared by every convolution that needs
+ * the same bytes in the same layout — all sessions of a model, on every
+ * thread, and the detector's sessions of different input shapes whenever
+ * oneDNN picks the same weight layout for them. They are identified by the
+ * caller's address plus a hash of the contents, built once under a lock and
+ * freed with the last convolution that uses them. The primitive's scratchpad
+ * and the bf16 copy of an f32 input (lowp, src_bf16 false) are not kept per
+ * convolution: a run borrows a buffer from a process-wide pool and gives it
+ * back, so there are as many as runs were ever concurrent (one per serving
+ * worker), each grown to the largest need seen, kept for the process.
  */
 #ifndef FR_NN_DNNL_BACKEND_H
 #define FR_NN_DNNL_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "facerec/status.h"
@@ -61,16 +73,27 @@ bool fr__dnnl_conv_rule(const fr__dnnl_conv_params *p, int threads);
  * once; A/B benchmarks). The backend asks this one. */
 bool fr__dnnl_conv_wanted(const fr__dnnl_conv_params *p, int threads);
 
-/* Creates the primitive and packs the weights (copied: p->weights and p->bias need
- * not outlive it). FR_ERR_UNSUPPORTED when oneDNN declines the parameters
+/* Creates the primitive and packs the weights (copied, or shared with a live
+ * convolution that packed the same contents from the same address into the
+ * same layout: p->weights and p->bias need not outlive it). A scratch buffer
+ * of the pool grows to what this convolution needs. FR_ERR_UNSUPPORTED when oneDNN declines the parameters
  * (the caller uses another kernel), FR_ERR_NOMEM, or FR_ERR_BACKEND. The caller
  * frees *out with fr__dnnl_conv_destroy. */
 fr_status fr__dnnl_conv_create(const fr__dnnl_conv_params *p, fr__dnnl_conv **out);
 /* y = conv(x) for the shape given at creation. x/y: NHWC buffers (float, or
- * bf16 where the params said so). */
+ * bf16 where the params said so). Borrows a scratch buffer from the pool
+ * for the run (grown here only when more runs are concurrent than buffers
+ * were sized at creation). */
 fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const void *x, void *y);
 /* oneDNN's implementation name of the primitive (e.g. "brgconv:avx512_core_bf16"). */
 const char *fr__dnnl_conv_impl(const fr__dnnl_conv *c);
 void fr__dnnl_conv_destroy(fr__dnnl_conv *c);
+
+/* Tests and benchmarks: the shared constant buffers alive now (weights and
+ * biases, each counted once however many convolutions use it) and their
+ * bytes; the scratch pool's idle buffers (all of them when no run is in
+ * progress) and their bytes. */
+void fr__dnnl_shared_stats(size_t *buffers, size_t *bytes);
+void fr__dnnl_scratch_stats(size_t *buffers, size_t *bytes);
 
 #endif

@@ -32,6 +32,13 @@
  * setup; when one is not met the backend op runs the reference kernel itself
  * for that plan, so results always follow the reference semantics.
  *
+ * Memory: XNNPACK (this snapshot has no weights cache) packs weights per
+ * operator, so its operators' weights are per session. The dense / grouped
+ * convolutions are built at their first setup, once the rule has said
+ * whether oneDNN runs them (oneDNN's reordered weights are shared across
+ * sessions and threads, dnnl_backend.h), and the depthwise 3x3 weights packed
+ * for dw3x3.c are shared by every op packing the same constants (xb_dw_get).
+ *
  * Contracts for the caller:
  *  - The graph (its constants and nodes) outlives every backend op created
  *    from it: SAME-padded convolutions re-pack their weights from the graph
@@ -101,8 +108,9 @@ struct fr__backend_op {
   const float *slope;
   size_t slope_n;        /* 1 (scalar) or the channel count */
   float *own_slope;
-  /* XB_DW3 */
-  float *dw_packed;
+  /* XB_DW3: packed weights shared by every session of the model (xb_dw_get) */
+  struct xb_dwshared *dw_shared;
+  const float *dw_packed;
   fr__dw3x3 dwk;
   /* CONV2D on oneDNN (XB_CONV or XB_DW3 with key.dnnl); NULL when oneDNN
    * declined the parameters (our kernels run) */
@@ -309,6 +317,74 @@ static bool xb_key_eq(const xb_key *a, const xb_key *b) {
          a->pl == b->pl && a->dnnl == b->dnnl && a->n == b->n && a->h == b->h && a->w == b->w;
 }
 
+/* ---------------------------------------------------------------- shared packing */
+
+/* Depthwise 3x3 weights packed for dw3x3.c, shared by every op that packs the
+ * same weights and bias (all sessions of a model, on every thread): keyed by
+ * the graph's addresses plus a hash of the contents, counted references,
+ * built once under xb_dw_lock, read-only afterwards. */
+typedef struct xb_dwshared {
+  struct xb_dwshared *next;
+  const float *w, *bias; /* graph constants; bias NULL = zeros */
+  int64_t c;
+  uint64_t hash;
+  float *packed;
+  int64_t cp;
+  long refs;
+} xb_dwshared;
+
+static pthread_mutex_t xb_dw_lock = PTHREAD_MUTEX_INITIALIZER;
+static xb_dwshared *xb_dw_list;
+
+static uint64_t xb_hash(uint64_t h, const float *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &p[i], sizeof u);
+    h = (h ^ u) * 1099511628211ull;
+  }
+  return h;
+}
+
+/* NULL when out of memory. */
+static xb_dwshared *xb_dw_get(const float *w, const float *bias, int64_t c) {
+  uint64_t h = xb_hash(1469598103934665603ull, w, (size_t)c * 9);
+  if (bias) h = xb_hash(h, bias, (size_t)c);
+  pthread_mutex_lock(&xb_dw_lock);
+  xb_dwshared *e = xb_dw_list;
+  while (e && !(e->w == w && e->bias == bias && e->c == c && e->hash == h)) e = e->next;
+  if (e) {
+    e->refs++;
+  } else if ((e = calloc(1, sizeof *e))) {
+    e->w = w, e->bias = bias, e->c = c, e->hash = h, e->refs = 1;
+    if ((e->packed = fr__dw3x3_pack(w, bias, c, &e->cp))) {
+      e->next = xb_dw_list;
+      xb_dw_list = e;
+    } else {
+      free(e);
+      e = NULL;
+    }
+  }
+  pthread_mutex_unlock(&xb_dw_lock);
+  return e;
+}
+
+static void xb_dw_release(xb_dwshared *e) {
+  if (!e) return;
+  pthread_mutex_lock(&xb_dw_lock);
+  bool last = --e->refs == 0;
+  if (last)
+    for (xb_dwshared **pp = &xb_dw_list; *pp; pp = &(*pp)->next)
+      if (*pp == e) {
+        *pp = e->next;
+        break;
+      }
+  pthread_mutex_unlock(&xb_dw_lock);
+  if (last) {
+    free(e->packed);
+    free(e);
+  }
+}
+
 /* ---------------------------------------------------------------- create */
 
 void fr__backend_destroy(fr__backend_op *op) {
@@ -317,7 +393,7 @@ void fr__backend_destroy(fr__backend_op *op) {
   fr__dnnl_conv_destroy(op->dn);
   free(op->own_bias);
   free(op->own_slope);
-  free(op->dw_packed);
+  xb_dw_release(op->dw_shared);
   free(op);
 }
 
@@ -541,7 +617,9 @@ fr_status fr__backend_create(const fr__graph *g, const fr__node *n, fr__backend_
   }
   if (op->kind == XB_CONV && op->group_in == 1 && op->group_out == 1 && op->kh == 3 &&
       op->kw == 3 && op->dh == 1 && op->dw == 1 && fr__dw3x3_available()) {
-    op->dw_packed = fr__dw3x3_pack(op->w, op->bias, (int64_t)op->cout, &op->dwk.cp);
+    op->dw_shared = xb_dw_get(op->w, op->own_bias ? NULL : op->bias, (int64_t)op->cout);
+    op->dw_packed = op->dw_shared ? op->dw_shared->packed : NULL;
+    op->dwk.cp = op->dw_shared ? op->dw_shared->cp : 0;
     if (!op->dw_packed) {
       fr__backend_destroy(op);
       return fr_error_set(err, FR_ERR_NOMEM, "%s: node '%s' (%s): out of memory", g->source,
@@ -549,8 +627,18 @@ fr_status fr__backend_create(const fr__graph *g, const fr__node *n, fr__backend_
     }
     op->kind = XB_DW3;
   }
-  /* Create now (packs the weights); parameters XNNPACK refuses mean the
-   * reference kernel keeps the node. */
+  /* A dense / grouped convolution is built at its first setup, when the
+   * input shape says whether oneDNN takes it (single-threaded sessions):
+   * packing XNNPACK weights here only to free them there left ~2.7 MB of
+   * freed heap per worker behind fr_feature alone. Parameters XNNPACK
+   * refuses then run the reference kernel (use_ref), as a NULL op would. */
+  if (op->kind == XB_CONV) {
+    op->key = k;
+    *opp = op;
+    return FR_OK;
+  }
+  /* Other ops are created now (packs the weights); parameters XNNPACK
+   * refuses mean the reference kernel keeps the node. */
   enum xnn_status s = xb_build(op, &k);
   if (s == xnn_status_out_of_memory) {
     fr_status st = xb_xnn_fail(op, err, "creating the XNNPACK operator", s);
