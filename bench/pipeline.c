@@ -19,8 +19,18 @@
  * pipeline_human.js, TF.js wasm, 1 thread), same files, medians per image,
  * their JPEG decode (jpeg-js) included as well.
  *
+ * (c) --image FILE (repeatable): any other images, e.g. bench_http's 640x480
+ * one-face request (bench_http --write-jpeg /tmp/req.jpg).
+ *
+ * After the main table, a per-stage table (1T): for each set, the mean over
+ * its images of the mean ms per call spent in each stage during the timed
+ * runs (JPEG decode, then the worker's own stage clocks: pyramid resize,
+ * detector network, head decoding, NMS, onet verification, landmarks,
+ * alignment warp, fr_feature), and what is left of the 1T median.
+ *
  * usage: bench_pipeline [--runs N] [--lfw N] [--no-peers] [--demo DIR]
- *                       [--lfw-dir DIR] [--peer-runs N]
+ *                       [--lfw-dir DIR] [--peer-runs N] [--no-group]
+ *                       [--image FILE]...    (--lfw 0: no LFW set)
  * Environment: FR_PEERS_DIR (default .cache/peers), FR_SHARED_DIR (default
  * ../shared), FR_MODELS_DIR. Prints Markdown tables. Never asserts.
  */
@@ -32,6 +42,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "face/face_internal.h" /* the worker's stage clocks */
 #include "facerec/face.h"
 #include "facerec/image.h"
 #include "facerec/nn.h"
@@ -48,7 +59,10 @@ typedef struct image_set {
   int faceapi_faces[MAX_IMAGES], human_faces[MAX_IMAGES];
   double faceapi_dec[MAX_IMAGES], human_dec[MAX_IMAGES]; /* their jpeg-js decode part, ms */
   double workers2;                              /* ms per image, 2 workers */
+  double stages[MAX_IMAGES][FR__ST_COUNT + 1];  /* 1T: mean ms per call; [0] = JPEG decode */
 } image_set;
+
+static _Thread_local double decode_ms; /* accumulated by process() */
 
 static double now_ms(void) {
   struct timespec ts;
@@ -73,10 +87,12 @@ static int process(fr_worker *w, const char *path, float min_score) {
   fr_error err;
   float emb[FR_EMBED_MAX];
   int n = 0;
+  double t0 = now_ms();
   if (fr_image_load(path, NULL, &img, &err)) {
     fprintf(stderr, "bench_pipeline: %s\n", err.msg);
     return -1;
   }
+  decode_ms += now_ms() - t0;
   if (fr_detect(w, &img, min_score, faces, FR_FACES_MAX, &n, &err)) {
     fprintf(stderr, "bench_pipeline: %s: %s\n", path, err.msg);
     n = -1;
@@ -106,12 +122,19 @@ static int time_set(const fr_engine *e, fr_threadpool *tp, image_set *s, double 
     int nf = process(w, s->paths[i], min_score); /* warm-up */
     if (nf < 0) rc = -1;
     s->faces[i] = nf;
+    fr__worker_stages_reset(w);
+    decode_ms = 0;
     for (int r = 0; r < runs && !rc; r++) {
       double t0 = now_ms();
       if (process(w, s->paths[i], min_score) < 0) rc = -1;
       t[r] = now_ms() - t0;
     }
     if (!rc) out[i] = median(t, runs);
+    if (!tp) { /* stage means of the 1T runs */
+      const double *st = fr__worker_stages(w);
+      s->stages[i][0] = decode_ms / runs;
+      for (int k = 0; k < FR__ST_COUNT; k++) s->stages[i][k + 1] = st[k] / runs;
+    }
   }
   free(t);
   fr_worker_free(w);
@@ -275,7 +298,8 @@ static void print_row(const char *label, const char *res, int faces, int pf, int
 }
 
 int main(int argc, char **argv) {
-  int runs = 10, peer_runs = 3, lfw_n = 50, peers = 1;
+  int runs = 10, peer_runs = 3, lfw_n = 50, peers = 1, group = 1;
+  static image_set sets[3];
   const char *peers_env = getenv("FR_PEERS_DIR");
   const char *shared_env = getenv("FR_SHARED_DIR");
   char demo[4096], lfw[4096];
@@ -290,23 +314,29 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--no-peers") == 0) peers = 0;
     else if (strcmp(argv[i], "--demo") == 0 && i + 1 < argc) snprintf(demo, sizeof demo, "%s", argv[++i]);
     else if (strcmp(argv[i], "--lfw-dir") == 0 && i + 1 < argc) snprintf(lfw, sizeof lfw, "%s", argv[++i]);
-    else {
+    else if (strcmp(argv[i], "--no-group") == 0) group = 0;
+    else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
+      const char *f = argv[++i], *slash = strrchr(f, '/');
+      char dir[4096];
+      snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - f) : 1, slash ? f : ".");
+      if (add_path(&sets[2], dir, slash ? slash + 1 : f)) return 2;
+    } else {
       fprintf(stderr,
               "usage: bench_pipeline [--runs N] [--peer-runs N] [--lfw N] [--no-peers] [--demo DIR] "
-              "[--lfw-dir DIR]\n");
+              "[--lfw-dir DIR] [--no-group] [--image FILE]...\n");
       return 2;
     }
   }
   if (runs < 3) runs = 3;
   if (peer_runs < 1) peer_runs = 1;
-  if (lfw_n < 1) lfw_n = 1;
+  if (lfw_n < 0) lfw_n = 0;
   if (lfw_n > MAX_IMAGES) lfw_n = MAX_IMAGES;
 
-  static image_set sets[2];
   sets[0].name = "group";
   sets[1].name = "LFW";
-  load_demo(&sets[0], demo);
-  load_lfw(&sets[1], lfw, lfw_n);
+  sets[2].name = "other";
+  if (group) load_demo(&sets[0], demo);
+  if (lfw_n > 0) load_lfw(&sets[1], lfw, lfw_n);
 
   fr_engine_config cfg = fr_engine_default_config();
   fr_engine *e;
@@ -316,7 +346,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   fr_threadpool *tp2 = fr_threadpool_create(2);
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     image_set *s = &sets[k];
     if (s->n == 0) continue;
     fprintf(stderr, "bench_pipeline: facerec on %d %s images...\n", s->n, s->name);
@@ -345,13 +375,13 @@ int main(int argc, char **argv) {
          "face-api ms | Human ms | face-api / facerec 1T | Human / facerec 1T | peer faces (face-api / Human) | "
          "of which jpeg-js decode ms (face-api / Human) |\n");
   printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     image_set *s = &sets[k];
     if (s->n == 0) continue;
     int faces = 0;
     for (int i = 0; i < s->n; i++) {
       faces += s->faces[i] > 0 ? s->faces[i] : 0;
-      if (k == 0) {
+      if (k != 1) {
         const char *b = strrchr(s->paths[i], '/');
         fr_image img;
         char res[32] = "?";
@@ -365,13 +395,14 @@ int main(int argc, char **argv) {
       }
     }
     char label[64];
-    snprintf(label, sizeof label, "**%s mean (%d images)**", k == 0 ? "group photos" : "LFW 250x250", s->n);
+    snprintf(label, sizeof label, "**%s mean (%d images)**",
+             k == 0 ? "group photos" : k == 1 ? "LFW 250x250" : "other images", s->n);
     int pf = 0, ph = 0;
     for (int i = 0; i < s->n; i++) {
       pf += s->faceapi_faces[i] > 0 ? s->faceapi_faces[i] : 0;
       ph += s->human_faces[i] > 0 ? s->human_faces[i] : 0;
     }
-    print_row(label, k == 0 ? "1920 wide" : "250x250", faces, peers ? pf : -1, peers ? ph : -1,
+    print_row(label, k == 0 ? "1920 wide" : k == 1 ? "250x250" : "-", faces, peers ? pf : -1, peers ? ph : -1,
               mean_pos(s->t1, s->n, NULL), mean_pos(s->t2, s->n, NULL), s->workers2,
               mean_pos(s->faceapi, s->n, NULL), mean_pos(s->human, s->n, NULL),
               mean_pos(s->faceapi_dec, s->n, NULL), mean_pos(s->human_dec, s->n, NULL));
@@ -381,7 +412,33 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_pipeline: slowest group photo 1T %.1f ms (target <= 40)\n", mx);
     }
   }
-  for (int k = 0; k < 2; k++)
+  static const char *const stage_names[FR__ST_COUNT + 1] = {
+      "JPEG decode", "pyramid resize", "detector net", "head decoding", "NMS", "onet verify",
+      "landmarks", "align", "fr_feature"};
+  printf("\nper stage, 1T: mean over the set's images of the mean ms per call in the timed runs "
+         "(\"rest\" = 1T median minus the stages: fr_detect's bookkeeping, frees, clock noise)\n\n");
+  printf("| stage |");
+  for (int k = 0; k < 3; k++)
+    if (sets[k].n) printf(" %s (%d) |", k == 0 ? "group photos" : k == 1 ? "LFW 250x250" : "other", sets[k].n);
+  printf("\n|---|");
+  for (int k = 0; k < 3; k++)
+    if (sets[k].n) printf("---:|");
+  printf("\n");
+  double sum[3] = {0, 0, 0};
+  for (int j = 0; j <= FR__ST_COUNT + 2; j++) {
+    printf("| %s |", j <= FR__ST_COUNT ? stage_names[j] : j == FR__ST_COUNT + 1 ? "rest" : "**1T median**");
+    for (int k = 0; k < 3; k++) {
+      const image_set *s = &sets[k];
+      if (!s->n) continue;
+      double v = 0;
+      for (int i = 0; i < s->n; i++) v += j <= FR__ST_COUNT ? s->stages[i][j] : s->t1[i];
+      v /= s->n;
+      if (j <= FR__ST_COUNT) sum[k] += v;
+      printf(" %.2f |", j == FR__ST_COUNT + 1 ? v - sum[k] : v);
+    }
+    printf("\n");
+  }
+  for (int k = 0; k < 3; k++)
     for (int i = 0; i < sets[k].n; i++) free(sets[k].paths[i]);
   return 0;
 }

@@ -62,8 +62,8 @@ void fr__warp(const fr_image *img, const float m[6], uint8_t *dst, int w, int h)
   for (int v = 0; v < h; v++) {
     for (int u = 0; u < w; u++) {
       float px[3];
-      fr__sample_rgb(img, m[0] * (float)u + m[1] * (float)v + m[2], m[3] * (float)u + m[4] * (float)v + m[5],
-                     px);
+      fr__sample_rgb_fast(img, m[0] * (float)u + m[1] * (float)v + m[2],
+                          m[3] * (float)u + m[4] * (float)v + m[5], px);
       uint8_t *o = dst + ((size_t)v * (size_t)w + (size_t)u) * 3;
       for (int c = 0; c < 3; c++) {
         float x = px[c] + 0.5f;

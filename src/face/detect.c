@@ -15,8 +15,10 @@
  * graph's own `scores`/`boxes` outputs (tests/face/test_face.c checks it on the
  * golden fixture).
  *
- * Preprocessing (fixture README): RGB, (v - 127) / 128, NCHW, bilinear resize on
- * the half-pixel grid.
+ * Preprocessing (fixture README): RGB, (v - 127) / 128, bilinear resize on the
+ * half-pixel grid; the model takes NCHW, but the canvas is written in the
+ * runtime's NHWC layout straight into the session (fr__session_input_nhwc),
+ * which skips the session's copy and its NCHW->NHWC transpose.
  */
 #include <math.h>
 #include <stdint.h>
@@ -25,6 +27,15 @@
 
 #include "face/face_internal.h"
 #include "nn/exec.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FR__LITTLE_ENDIAN 1
+#else
+#define FR__LITTLE_ENDIAN 0
+#endif
 
 static const int k_strides[4] = {8, 16, 32, 64};
 static const int k_nmin[4] = {3, 2, 2, 3};
@@ -43,55 +54,11 @@ size_t fr__detect_prior_count(int in_w, int in_h) {
   return n;
 }
 
-/* Resizes img (bilinear, half-pixel centres, edge-clamped) to rw x rh into the
- * top-left corner of an in_w x in_h canvas and writes RGB (v - 127) / 128 NCHW
- * into dst; the rest of the canvas is 0 (grey 127). */
-static void fill_input(const fr_image *img, int rw, int rh, int in_w, int in_h, float *dst, int *xi,
-                       float *xf) {
-  const float sx = (float)img->w / (float)rw, sy = (float)img->h / (float)rh;
-  const size_t plane = (size_t)in_w * (size_t)in_h;
-  for (int x = 0; x < rw; x++) {
-    float fx = ((float)x + 0.5f) * sx - 0.5f;
-    if (fx < 0) fx = 0;
-    int x0 = (int)fx;
-    if (x0 > img->w - 1) x0 = img->w - 1;
-    xi[x] = x0;
-    xf[x] = fx - (float)x0;
-  }
-  const int xmax = img->w - 1;
-  for (int y = 0; y < in_h; y++) {
-    float *o0 = dst + (size_t)y * (size_t)in_w, *o1 = o0 + plane, *o2 = o1 + plane;
-    if (y >= rh) {
-      memset(o0, 0, (size_t)in_w * sizeof *o0);
-      memset(o1, 0, (size_t)in_w * sizeof *o1);
-      memset(o2, 0, (size_t)in_w * sizeof *o2);
-      continue;
-    }
-    float fy = ((float)y + 0.5f) * sy - 0.5f;
-    if (fy < 0) fy = 0;
-    int y0 = (int)fy;
-    if (y0 > img->h - 1) y0 = img->h - 1;
-    int y1 = y0 + 1 < img->h ? y0 + 1 : img->h - 1;
-    float wy = fy - (float)y0;
-    const uint8_t *r0 = img->px + (size_t)y0 * (size_t)img->stride;
-    const uint8_t *r1 = img->px + (size_t)y1 * (size_t)img->stride;
-    for (int x = 0; x < rw; x++) {
-      int a = xi[x], b = a + 1 <= xmax ? a + 1 : xmax;
-      float wx = xf[x];
-      const uint8_t *p00 = r0 + 3 * a, *p01 = r0 + 3 * b, *p10 = r1 + 3 * a, *p11 = r1 + 3 * b;
-      float w00 = (1 - wy) * (1 - wx), w01 = (1 - wy) * wx, w10 = wy * (1 - wx), w11 = wy * wx;
-      o0[x] = (w00 * p00[0] + w01 * p01[0] + w10 * p10[0] + w11 * p11[0] - 127.0f) * (1.0f / 128.0f);
-      o1[x] = (w00 * p00[1] + w01 * p01[1] + w10 * p10[1] + w11 * p11[1] - 127.0f) * (1.0f / 128.0f);
-      o2[x] = (w00 * p00[2] + w01 * p01[2] + w10 * p10[2] + w11 * p11[2] - 127.0f) * (1.0f / 128.0f);
-    }
-    for (int x = rw; x < in_w; x++) o0[x] = o1[x] = o2[x] = 0;
-  }
-}
-
 /* Box-filters img by an integer factor f (f x f block means) into dst (w/f x h/f).
  * Each output row sums its f source rows into a per-channel column buffer
- * (integers, so the result is exactly the block sum), then f columns at a time. */
-static void box_shrink(const fr_image *img, int f, fr_image *dst, uint32_t *colsum) {
+ * (integers, so the result is exactly the block sum), then f columns at a time.
+ * Any f; fr__box_shrink is the fast version for f <= 16 (little-endian hosts). */
+static void box_shrink_u32(const fr_image *img, int f, fr_image *dst, uint32_t *colsum) {
   const float inv = 1.0f / (float)(f * f);
   const size_t n = (size_t)dst->w * (size_t)f * 3;
   for (int y = 0; y < dst->h; y++) {
@@ -113,6 +80,181 @@ static void box_shrink(const fr_image *img, int f, fr_image *dst, uint32_t *cols
       o[3 * x] = (uint8_t)(s0 * inv + 0.5f);
       o[3 * x + 1] = (uint8_t)(s1 * inv + 0.5f);
       o[3 * x + 2] = (uint8_t)(s2 * inv + 0.5f);
+    }
+  }
+}
+
+#if defined(__AVX2__)
+/* 8 bytes -> 8 floats */
+static inline __m256 u8f(const uint8_t *p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p)));
+}
+#endif
+
+size_t fr__canvas_scratch(int rw) { return (size_t)rw * 10 + 64; }
+
+/* ga[3x + c] = row[3 a[x] + c], gb[3x + c] = row[3 b[x] + c] for x < rw, where
+ * b = a + 1 except at the right edge (b = a); fast8: pixels x < fast8 may read
+ * 8 bytes at row + 3 a[x] (inside the row). ga, gb have one byte of slack. */
+static void gather_row(const uint8_t *row, const int *a, int rw, int fast8, int xmax, uint8_t *ga,
+                       uint8_t *gb) {
+  int x = 0;
+  for (; x < fast8; x++) {
+    uint64_t v;
+    memcpy(&v, row + 3 * a[x], 8);
+    uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 24);
+    memcpy(ga + 3 * x, &lo, 4); /* the 4th byte is overwritten by the next pixel (or is slack) */
+    memcpy(gb + 3 * x, &hi, 4);
+  }
+  for (; x < rw; x++) {
+    const uint8_t *p = row + 3 * a[x], *q = row + 3 * (a[x] + 1 <= xmax ? a[x] + 1 : xmax);
+    ga[3 * x] = p[0], ga[3 * x + 1] = p[1], ga[3 * x + 2] = p[2];
+    gb[3 * x] = q[0], gb[3 * x + 1] = q[1], gb[3 * x + 2] = q[2];
+  }
+}
+
+/* Resizes img (bilinear, half-pixel centres, edge-clamped) to rw x rh into the
+ * top-left corner of an in_w x in_h canvas and writes RGB (v - 127) / 128 in
+ * NHWC order (the runtime's internal layout: fr__session_input_nhwc) into dst;
+ * the rest of the canvas is 0 (grey 127). scratch: fr__canvas_scratch(rw) floats.
+ * Each value is (w00 p00 + w01 p01 + w10 p10 + w11 p11 - 127) / 128 with
+ * w00 = (1 - wy)(1 - wx) ..., evaluated in this order without FMA both in
+ * the AVX2 loop and in the scalar one, so the canvas is bit-identical to the
+ * per-pixel NCHW loop this replaced (and to the scalar build). The two
+ * source rows of an output row are first gathered per column (byte copies,
+ * kept for the next output row when it reads the same source rows), so the
+ * arithmetic runs 8 values at a time. */
+void fr__canvas_fill(const fr_image *img, int rw, int rh, int in_w, int in_h, float *dst,
+                     float *scratch) {
+  const size_t row = (size_t)in_w * 3, used = (size_t)rw * 3;
+  const float k = 1.0f / 128.0f;
+  if (rw == img->w && rh == img->h) {
+    for (int y = 0; y < rh; y++) {
+      const uint8_t *p = img->px + (size_t)y * (size_t)img->stride;
+      float *o = dst + (size_t)y * row;
+      size_t i = 0;
+#if defined(__AVX2__)
+      const __m256 c127 = _mm256_set1_ps(127.0f), ck = _mm256_set1_ps(k);
+      for (; i + 8 <= used; i += 8)
+        _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_sub_ps(u8f(p + i), c127), ck));
+#endif
+      for (; i < used; i++) o[i] = ((float)p[i] - 127.0f) * k;
+      memset(o + used, 0, (row - used) * sizeof *o);
+    }
+    memset(dst + (size_t)rh * row, 0, (size_t)(in_h - rh) * row * sizeof *dst);
+    return;
+  }
+  float *omx = scratch, *wxe = omx + used;
+  int *xa = (int *)(wxe + used);
+  uint8_t *g8 = (uint8_t *)(xa + rw); /* 4 gathered rows of used + 8 bytes */
+  const size_t gstride = used + 8;
+  const float sx = (float)img->w / (float)rw, sy = (float)img->h / (float)rh;
+  const int xmax = img->w - 1;
+  int fast8 = 0; /* gather_row's 8-byte loads need a little-endian host */
+  for (int x = 0; x < rw; x++) {
+    float fx = ((float)x + 0.5f) * sx - 0.5f;
+    if (fx < 0) fx = 0;
+    int x0 = (int)fx;
+    if (x0 > img->w - 1) x0 = img->w - 1;
+    xa[x] = x0;
+    float wx = fx - (float)x0;
+    omx[3 * x] = omx[3 * x + 1] = omx[3 * x + 2] = 1 - wx;
+    wxe[3 * x] = wxe[3 * x + 1] = wxe[3 * x + 2] = wx;
+    if (FR__LITTLE_ENDIAN && 3 * x0 + 8 <= 3 * img->w) fast8 = x + 1; /* x0 is non-decreasing in x */
+  }
+  int held[2] = {-1, -1}; /* source row in each gathered slot */
+  for (int y = 0; y < rh; y++) {
+    float fy = ((float)y + 0.5f) * sy - 0.5f;
+    if (fy < 0) fy = 0;
+    int y0 = (int)fy;
+    if (y0 > img->h - 1) y0 = img->h - 1;
+    int y1 = y0 + 1 < img->h ? y0 + 1 : img->h - 1;
+    const float wy = fy - (float)y0, omy = 1 - wy;
+    const uint8_t *g[2][2];
+    const int want[2] = {y0, y1};
+    int slot_of[2] = {held[0] == y0 ? 0 : held[1] == y0 ? 1 : -1, held[0] == y1 ? 0 : held[1] == y1 ? 1 : -1};
+    for (int r = 0; r < 2; r++) {
+      if (slot_of[r] < 0) {
+        int sl = slot_of[1 - r] == 0 ? 1 : 0; /* the slot the other row does not use */
+        if (r == 1 && y1 == y0) sl = slot_of[0];
+        else {
+          gather_row(img->px + (size_t)want[r] * (size_t)img->stride, xa, rw, fast8, xmax,
+                     g8 + (size_t)(2 * sl) * gstride, g8 + (size_t)(2 * sl + 1) * gstride);
+          held[sl] = want[r];
+        }
+        slot_of[r] = sl;
+      }
+      g[r][0] = g8 + (size_t)(2 * slot_of[r]) * gstride;
+      g[r][1] = g8 + (size_t)(2 * slot_of[r] + 1) * gstride;
+    }
+    float *o = dst + (size_t)y * row;
+    size_t e = 0;
+#if defined(__AVX2__)
+    const __m256 vomy = _mm256_set1_ps(omy), vwy = _mm256_set1_ps(wy);
+    const __m256 c127 = _mm256_set1_ps(127.0f), ck = _mm256_set1_ps(k);
+    for (; e + 8 <= used; e += 8) {
+      const __m256 mx = _mm256_loadu_ps(omx + e), wx = _mm256_loadu_ps(wxe + e);
+      /* the scalar expression below, operation by operation (no FMA) */
+      __m256 v = _mm256_mul_ps(_mm256_mul_ps(vomy, mx), u8f(g[0][0] + e));
+      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vomy, wx), u8f(g[0][1] + e)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vwy, mx), u8f(g[1][0] + e)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vwy, wx), u8f(g[1][1] + e)));
+      _mm256_storeu_ps(o + e, _mm256_mul_ps(_mm256_sub_ps(v, c127), ck));
+    }
+#endif
+    for (; e < used; e++) {
+      const float w00 = omy * omx[e], w01 = omy * wxe[e], w10 = wy * omx[e], w11 = wy * wxe[e];
+      o[e] = (w00 * g[0][0][e] + w01 * g[0][1][e] + w10 * g[1][0][e] + w11 * g[1][1][e] - 127.0f) * k;
+    }
+    memset(o + used, 0, (row - used) * sizeof *o);
+  }
+  memset(dst + (size_t)rh * row, 0, (size_t)(in_h - rh) * row * sizeof *dst);
+}
+
+/* box_shrink_u32 for f <= 16 (exact integer block sums as well): the f rows
+ * are summed 16 bytes at a time in 16-bit lanes, then each output pixel adds
+ * f 64-bit words holding 4 lanes (R, G, B and the next pixel's R, ignored):
+ * a channel's sum is at most 16 * 16 * 255 < 65536, so no lane carries into
+ * the next. colsum32: room for dst->w * f * 3 + 4 16-bit sums. */
+void fr__box_shrink(const fr_image *img, int f, fr_image *dst, uint32_t *colsum32) {
+  if (f > 16 || !FR__LITTLE_ENDIAN) {
+    box_shrink_u32(img, f, dst, colsum32);
+    return;
+  }
+  const float inv = 1.0f / (float)(f * f);
+  const size_t n = (size_t)dst->w * (size_t)f * 3;
+  uint16_t *cs = (uint16_t *)colsum32;
+  for (int y = 0; y < dst->h; y++) {
+    const uint8_t *p = img->px + (size_t)(y * f) * (size_t)img->stride;
+    size_t i = 0;
+#if defined(__AVX2__)
+    for (; i + 16 <= n; i += 16) {
+      __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+      for (int dy = 1; dy < f; dy++) {
+        const uint8_t *q = p + (size_t)dy * (size_t)img->stride + i;
+        s = _mm256_add_epi16(s, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)q)));
+      }
+      _mm256_storeu_si256((__m256i *)(void *)(cs + i), s);
+    }
+#endif
+    for (; i < n; i++) {
+      unsigned s = p[i];
+      for (int dy = 1; dy < f; dy++) s += p[(size_t)dy * (size_t)img->stride + i];
+      cs[i] = (uint16_t)s;
+    }
+    cs[n] = 0; /* the last pixel's 4th lane reads it */
+    uint8_t *o = dst->px + (size_t)y * (size_t)dst->stride;
+    for (int x = 0; x < dst->w; x++) {
+      const uint16_t *c = cs + (size_t)3 * (size_t)f * (size_t)x;
+      uint64_t s = 0;
+      for (int dx = 0; dx < f; dx++) {
+        uint64_t v;
+        memcpy(&v, c + 3 * dx, 8);
+        s += v; /* 4 lanes of 16 bits: channel sums <= 16 * 16 * 255 never carry */
+      }
+      o[3 * x] = (uint8_t)((float)(unsigned)(s & 0xffff) * inv + 0.5f);
+      o[3 * x + 1] = (uint8_t)((float)(unsigned)((s >> 16) & 0xffff) * inv + 0.5f);
+      o[3 * x + 2] = (uint8_t)((float)(unsigned)((s >> 32) & 0xffff) * inv + 0.5f);
     }
   }
 }
@@ -170,7 +312,10 @@ fr_status fr__detect_decode(fr_worker *w, const float *logits, const float *regs
  * least recently used one replaced). */
 static fr_status det_session(fr_worker *w, int in_w, int in_h, fr_session **out, fr_error *err) {
   fr__det_session *slot = &w->det[0];
-  for (int i = 0; i < FR__DET_SESSIONS; i++) {
+  int keep = w->e->tun.det_sessions;
+  if (keep < 1) keep = 1;
+  if (keep > FR__DET_SESSIONS) keep = FR__DET_SESSIONS;
+  for (int i = 0; i < keep; i++) {
     fr__det_session *d = &w->det[i];
     if (d->s && d->in_w == in_w && d->in_h == in_h) {
       d->used = ++w->tick;
@@ -208,17 +353,22 @@ static fr_status det_session(fr_worker *w, int in_w, int in_h, fr_session **out,
  * to w->cand. */
 static fr_status detect_raw(fr_worker *w, const fr_image *img, int rw, int rh, int in_w, int in_h, float thr,
                             size_t *n_cand, fr_error *err) {
-  const size_t plane = (size_t)in_w * (size_t)in_h;
   fr_session *s;
   fr_status st = det_session(w, in_w, in_h, &s, err);
   if (st) return st;
-  if ((st = fr__worker_buf(w, 3 * plane + (size_t)in_w * 2 + 16, err))) return st;
-  float *xf = w->buf + 3 * plane;
-  int *xi = (int *)(xf + in_w);
-  _Static_assert(sizeof(int) == sizeof(float), "int scratch shares the float buffer");
-  fill_input(img, rw, rh, in_w, in_h, w->buf, xi, xf);
-  int64_t shape[4] = {1, 3, in_h, in_w};
-  if ((st = fr_session_set_input(s, 0, w->buf, shape, 4, err)) || (st = fr_session_run(s, err))) return st;
+  if ((st = fr__worker_buf(w, fr__canvas_scratch(rw), err))) return st;
+  /* the canvas is written straight into the session's input, in its NHWC layout */
+  const int64_t shape[4] = {1, 3, in_h, in_w};
+  float *in;
+  if ((st = fr__session_input_nhwc(s, 0, shape, 4, &in, err))) return st;
+  double t0 = fr__face_ms();
+  fr__canvas_fill(img, rw, rh, in_w, in_h, in, w->buf);
+  double t1 = fr__face_ms();
+  w->stage_ms[FR__ST_RESIZE] += t1 - t0;
+  st = fr_session_run(s, err);
+  double t2 = fr__face_ms();
+  w->stage_ms[FR__ST_NET] += t2 - t1;
+  if (st) return st;
   fr_tensor_view lg, rg;
   if ((st = fr_session_get(s, "461", &lg, err)) || (st = fr_session_get(s, "462", &rg, err))) return st;
   const size_t np = fr__detect_prior_count(in_w, in_h);
@@ -228,7 +378,9 @@ static fr_status detect_raw(fr_worker *w, const fr_image *img, int rw, int rh, i
                         in_w, in_h, lg.count, rg.count, np);
   /* canvas coordinates -> image pixels */
   const float W = (float)in_w * (float)img->w / (float)rw, H = (float)in_h * (float)img->h / (float)rh;
-  return fr__detect_decode(w, lg.data, rg.data, in_w, in_h, W, H, thr, n_cand, err);
+  st = fr__detect_decode(w, lg.data, rg.data, in_w, in_h, W, H, thr, n_cand, err);
+  w->stage_ms[FR__ST_DECODE] += fr__face_ms() - t2;
+  return st;
 }
 
 static int cand_cmp(const void *a, const void *b) {
@@ -327,10 +479,12 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
       small.stride = small.w * 3;
       /* the shrunk image, then the column sums of one output row (kept by the worker) */
       const size_t bytes = (size_t)small.stride * (size_t)small.h;
-      const size_t sums = (size_t)small.w * (size_t)f * 3 * sizeof(uint32_t);
+      const size_t sums = ((size_t)small.w * (size_t)f * 3 + 4) * sizeof(uint32_t);
       if ((st = fr__worker_bytes(w, bytes + sums + 64, err))) return st;
       small.px = w->bytes;
-      box_shrink(img, f, &small, (uint32_t *)(void *)(w->bytes + (bytes + 63) / 64 * 64));
+      const double t0 = fr__face_ms();
+      fr__box_shrink(img, f, &small, (uint32_t *)(void *)(w->bytes + (bytes + 63) / 64 * 64));
+      w->stage_ms[FR__ST_RESIZE] += fr__face_ms() - t0;
       /* boxes come back in `small` pixels: scale them */
       st = detect_raw(w, &small, rw, rh, in_w, in_h, min_score, &nc, err);
       const float kx = (float)img->w / (float)small.w, ky = (float)img->h / (float)small.h;
@@ -358,6 +512,7 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
       nc = o;
     }
   }
+  const double t_nms = fr__face_ms();
   if (nc > 1) qsort(w->cand, nc, sizeof *w->cand, cand_cmp);
   if (nc > FR__DET_MAX_CANDIDATES) nc = FR__DET_MAX_CANDIDATES;
 
@@ -452,6 +607,8 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
     f->h = y2 - y1;
     f->score = c.score;
   }
+  const double t_verify = fr__face_ms();
+  w->stage_ms[FR__ST_NMS] += t_verify - t_nms;
   if (tun->verify) {
     int m = 0;
     for (int i = 0; i < n; i++) {
@@ -479,7 +636,11 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
   }
   if (n > max_faces) n = max_faces;
   memcpy(faces, w->out, (size_t)n * sizeof *faces);
-  if ((st = fr__landmarks(w, img, faces, n, err))) return st;
+  const double t_lmk = fr__face_ms();
+  w->stage_ms[FR__ST_VERIFY] += t_lmk - t_verify;
+  st = fr__landmarks(w, img, faces, n, err);
+  w->stage_ms[FR__ST_LANDMARKS] += fr__face_ms() - t_lmk;
+  if (st) return st;
   *n_faces = n;
   return FR_OK;
 }

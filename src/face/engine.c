@@ -50,6 +50,7 @@ static void default_tunables(fr__tunables *t) {
   t->lmk_min_side = 16.0f;
   t->onet_pad = 1.0f;
   t->flip_embed = 0;
+  t->det_sessions = FR__DET_SESSIONS; /* all 24 WIDER dev shapes: see face_internal.h */
 }
 
 fr__tunables *fr__engine_tunables(fr_engine *e) { return &e->tun; }
@@ -185,6 +186,9 @@ fr_status fr__worker_bytes(fr_worker *w, size_t n, fr_error *err) {
   w->bytes_cap = cap;
   return FR_OK;
 }
+
+const double *fr__worker_stages(const fr_worker *w) { return w->stage_ms; }
+void fr__worker_stages_reset(fr_worker *w) { memset(w->stage_ms, 0, sizeof w->stage_ms); }
 
 float fr_cosine(const float *a, const float *b, int dim) {
   float s = 0;

@@ -7,7 +7,10 @@
 #ifndef FR_FACE_INTERNAL_H
 #define FR_FACE_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "facerec/face.h"
 
@@ -48,6 +51,7 @@ typedef struct fr__tunables {
   float lmk_min_side;     /* ... and so do faces with a box side below this (pixels) */
   float onet_pad;         /* onet crop: square of side max(w,h) * onet_pad around the box centre */
   int flip_embed;         /* 1: embedding of face + its mirror image */
+  int det_sessions;       /* detector sessions a worker keeps (1..FR__DET_SESSIONS), see below */
 } fr__tunables;
 
 /* The engine's tunables (measurement tools may change them before creating workers). */
@@ -68,16 +72,43 @@ struct fr_engine {
   fr__tunables tun;
 };
 
+/* Where a worker's time goes (bench/pipeline prints it): milliseconds
+ * accumulated per stage since fr__worker_stages_reset; a handful of clock
+ * reads per image. */
+typedef enum fr__stage {
+  FR__ST_RESIZE = 0, /* pyramid levels: box prefilter + bilinear resize into the canvas */
+  FR__ST_NET,        /* detector network runs (a new canvas shape's planning included) */
+  FR__ST_DECODE,     /* raw heads -> candidates, per-level size filter */
+  FR__ST_NMS,        /* sort + NMS + box voting */
+  FR__ST_VERIFY,     /* onet verification */
+  FR__ST_LANDMARKS,  /* fr_landmark (crop + network) */
+  FR__ST_ALIGN,      /* 112x112 warp */
+  FR__ST_EMBED,      /* fr_feature (input + network) */
+  FR__ST_COUNT
+} fr__stage;
+static inline double fr__face_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+const double *fr__worker_stages(const fr_worker *w); /* FR__ST_COUNT values */
+void fr__worker_stages_reset(fr_worker *w);
+
 /* Detector sessions kept per input shape: planning a session for a new shape
- * costs far more than a run (160-280 ms at 800 px, ~40 ms at 416, 3 ms at 224),
- * so a worker keeps one per shape seen (least recently used replaced), and
- * input shapes are quantized (detect.c) so that few occur: the 197 WIDER dev
- * images make 24 shapes over the 3 levels. With 8 slots they thrashed (211
- * re-plans, ~20 ms per image on average). Memory: the arena of one session,
- * ~76 bytes per canvas pixel (39 MB at 800x672, 10 MB at 416x320), shared:
- * the sessions of a worker never run concurrently, so they plan into one
- * activation arena (det_pool, src/nn/exec.h) sized for the largest shape seen,
- * instead of one arena each (a run reads its outputs before the next run). */
+ * costs far more than a run (~40-160 ms at 800 px the first time, 5-40 ms
+ * for a shape oneDNN's primitive cache has seen), so a worker keeps one per
+ * shape seen, up to tun.det_sessions (least recently used one re-planned),
+ * and input shapes are quantized (detect.c) so that few occur: the 197 WIDER
+ * dev images make 24 shapes over the 3 levels (8 slots thrashed: 211
+ * re-plans). The sessions of a worker never run concurrently, so they plan
+ * into one activation arena (det_pool, src/nn/exec.h) sized for the largest
+ * shape seen, and the canvas is written into that arena
+ * (fr__session_input_nhwc): a session holds no activation or input memory
+ * of its own, only its plan and backend operators. Measured with
+ * `facerec eval wider --threads 1` (docs/models.md): max RSS 381 MB before
+ * the canvas moved into the arena, ~166 MB after, and 160-179 MB whether 4,
+ * 8, 12 or 24 sessions are kept (the JIT code of each new shape, ~3 MB, stays
+ * in oneDNN's global primitive cache either way), so the cap stays at 24. */
 #define FR__DET_SESSIONS 24
 typedef struct fr__det_session {
   fr_session *s;
@@ -106,12 +137,25 @@ struct fr_worker {
   fr_face out[FR_FACES_MAX];   /* NMS output before verification and the max_faces cut */
   float vote[FR_FACES_MAX][5]; /* box voting sums: score-weighted x1 y1 x2 y2, score */
   uint8_t crop[112 * 112 * 3 * 2]; /* aligned face (and its mirror) */
+  double stage_ms[FR__ST_COUNT];
 };
 
 /* Grows w->buf to at least n floats. */
 fr_status fr__worker_buf(fr_worker *w, size_t n, fr_error *err);
 /* Grows w->bytes to at least n bytes (64-byte aligned start). */
 fr_status fr__worker_bytes(fr_worker *w, size_t n, fr_error *err);
+
+/* The detector's pyramid kernels (detect.c; tests compare them with naive
+ * versions). fr__canvas_fill: img resized (bilinear, half-pixel centres,
+ * edge-clamped) to rw x rh in the top-left corner of an in_w x in_h canvas,
+ * RGB (v - 127) / 128 in NHWC order, the rest 0; scratch holds
+ * fr__canvas_scratch(rw) floats. fr__box_shrink: dst (img->w / f x img->h / f,
+ * allocated by the caller) = f x f block means of img, rounded
+ * ((uint8_t)(sum / f^2 + 0.5f), computed as sum * (1.0f / f^2) + 0.5f);
+ * colsum: room for dst->w * f * 3 + 4 uint32_t. */
+size_t fr__canvas_scratch(int rw);
+void fr__canvas_fill(const fr_image *img, int rw, int rh, int in_w, int in_h, float *dst, float *scratch);
+void fr__box_shrink(const fr_image *img, int f, fr_image *dst, uint32_t *colsum);
 
 /* Decodes fr_detect's raw heads for an in_w x in_h input (see detect.c) into
  * candidates with score >= thr in corner form scaled to W x H, appended to
@@ -133,6 +177,22 @@ void fr__landmarks_from_box(fr_face *f);
 /* Bilinear sample of an RGB8 image at (x, y) (pixel centres at integers),
  * outside pixels black; writes 3 floats. */
 void fr__sample_rgb(const fr_image *img, float x, float y, float out[3]);
+/* fr__sample_rgb with the common case inline: when all four taps are inside
+ * the image, the same products and sums in the same order (bit-identical),
+ * without the per-tap bounds checks; other points go to fr__sample_rgb. */
+static inline void fr__sample_rgb_fast(const fr_image *img, float x, float y, float out[3]) {
+  const float fx = floorf(x), fy = floorf(y);
+  if (!(fx >= 0 && fy >= 0 && fx < (float)(img->w - 1) && fy < (float)(img->h - 1))) {
+    fr__sample_rgb(img, x, y, out);
+    return;
+  }
+  const int x0 = (int)fx, y0 = (int)fy;
+  const float ax = x - fx, ay = y - fy;
+  const float w00 = (1 - ay) * (1 - ax), w01 = (1 - ay) * ax, w10 = ay * (1 - ax), w11 = ay * ax;
+  const uint8_t *p = img->px + (size_t)y0 * (size_t)img->stride + 3 * (size_t)x0;
+  const uint8_t *q = p + img->stride;
+  for (int c = 0; c < 3; c++) out[c] = w00 * p[c] + w01 * p[3 + c] + w10 * q[c] + w11 * q[3 + c];
+}
 /* dst (w x h RGB8, tight rows) = img warped by m (dst -> src pixel centres), bilinear. */
 void fr__warp(const fr_image *img, const float m[6], uint8_t *dst, int w, int h);
 

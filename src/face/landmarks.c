@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "face/face_internal.h"
+#include "nn/exec.h"
 
 void fr__sample_rgb(const fr_image *img, float x, float y, float out[3]) {
   float fx = floorf(x), fy = floorf(y);
@@ -52,7 +53,7 @@ static void sample_clamped(const fr_image *img, float x, float y, float out[3]) 
   if (y < 0) y = 0;
   if (x > (float)(img->w - 1)) x = (float)(img->w - 1);
   if (y > (float)(img->h - 1)) y = (float)(img->h - 1);
-  fr__sample_rgb(img, x, y, out);
+  fr__sample_rgb_fast(img, x, y, out);
 }
 
 /* Mean positions of the 5 points in an fr_detect box (fractions of w, h),
@@ -103,9 +104,11 @@ fr_status fr__onet(fr_worker *w, const fr_image *img, fr_face *f, int set_landma
 }
 
 static fr_status fr68_one(fr_worker *w, const fr_image *img, fr_face *f, fr_error *err) {
-  fr_status st = fr__worker_buf(w, 64 * 64, err);
+  /* one channel: the NHWC buffer has the NCHW layout; written in place (no copy, no transpose) */
+  static const int64_t shape[4] = {1, 1, 64, 64};
+  float *in;
+  fr_status st = fr__session_input_nhwc(w->lmk68, 0, shape, 4, &in, err);
   if (st) return st;
-  float *in = w->buf;
   const float sx = f->w / 64.0f, sy = f->h / 64.0f;
   for (int v = 0; v < 64; v++)
     for (int u = 0; u < 64; u++) {
@@ -113,9 +116,7 @@ static fr_status fr68_one(fr_worker *w, const fr_image *img, fr_face *f, fr_erro
       sample_clamped(img, f->x + ((float)u + 0.5f) * sx - 0.5f, f->y + ((float)v + 0.5f) * sy - 0.5f, px);
       in[v * 64 + u] = (0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2]) * (1.0f / 256.0f);
     }
-  static const int64_t shape[4] = {1, 1, 64, 64};
-  if ((st = fr_session_set_input(w->lmk68, 0, in, shape, 4, err)) || (st = fr_session_run(w->lmk68, err)))
-    return st;
+  if ((st = fr_session_run(w->lmk68, err))) return st;
   fr_tensor_view o;
   if ((st = fr_session_output(w->lmk68, 0, &o, err))) return st;
   if (o.count != 136) return fr_error_set(err, FR_ERR_INTERNAL, "fr_landmark.onnx: %zu values", o.count);

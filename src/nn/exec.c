@@ -80,6 +80,7 @@ struct fr_session {
   bool prepared;
   fr__node *nodes;       /* session copy of g->nodes (fusion rewrites outputs and clamps) */
   bool *disabled;
+  bool *skip;            /* planned but not run: the transposes of inputs written in NHWC */
   fr__backend_op **bop;
   fr__lowp_op **lop;     /* reduced-precision convolutions (nn/lowp.h), per node */
   bool lowp_on;          /* prepared with reduced precision (this input size wants it) */
@@ -99,6 +100,8 @@ struct fr_session {
   size_t *in_cap;
   fr__shape *in_shape;
   bool *in_set;
+  bool *in_direct;       /* input written in NHWC by the caller (fr__session_input_nhwc) */
+  int *in_direct_node;   /* its NCHW->NHWC transpose node; -1: none (not eligible), -2: unknown */
   fr__shape *planned_shape;
   double *prof_ms;       /* per node, accumulated when profiling (fr__session_profile) */
   int prof_runs;
@@ -177,6 +180,7 @@ fr_status fr_session_create(const fr_model *m, fr_threadpool *tp, fr_session **o
   size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1, ni = (size_t)g->n_inputs + 1;
   s->nodes = calloc(nn, sizeof *s->nodes);
   s->disabled = calloc(nn, sizeof *s->disabled);
+  s->skip = calloc(nn, sizeof *s->skip);
   s->bop = calloc(nn, sizeof *s->bop);
   s->lop = calloc(nn, sizeof *s->lop);
   s->is_static = calloc(nn, sizeof *s->is_static);
@@ -186,6 +190,10 @@ fr_status fr_session_create(const fr_model *m, fr_threadpool *tp, fr_session **o
   s->in_cap = calloc(ni, sizeof *s->in_cap);
   s->in_shape = calloc(ni, sizeof *s->in_shape);
   s->in_set = calloc(ni, sizeof *s->in_set);
+  s->in_direct = calloc(ni, sizeof *s->in_direct);
+  s->in_direct_node = malloc(ni * sizeof *s->in_direct_node);
+  if (s->in_direct_node)
+    for (size_t i = 0; i < ni; i++) s->in_direct_node[i] = -2;
   s->planned_shape = calloc(ni, sizeof *s->planned_shape);
   for (int i = 0; i < g->n_nodes; i++) {
     if (g->nodes[i].n_in > s->max_in) s->max_in = g->nodes[i].n_in;
@@ -193,9 +201,10 @@ fr_status fr_session_create(const fr_model *m, fr_threadpool *tp, fr_session **o
   }
   s->tin = calloc((size_t)s->max_in + 1, sizeof *s->tin);
   s->tout = calloc((size_t)s->max_out + 1, sizeof *s->tout);
-  if (!s->nodes || !s->disabled || !s->bop || !s->lop || !s->is_static || !s->keep || !s->v ||
+  if (!s->nodes || !s->disabled || !s->skip || !s->bop || !s->lop || !s->is_static || !s->keep || !s->v ||
       !s->in_data ||
-      !s->in_cap || !s->in_shape || !s->in_set || !s->planned_shape || !s->tin || !s->tout) {
+      !s->in_cap || !s->in_shape || !s->in_set || !s->in_direct || !s->in_direct_node ||
+      !s->planned_shape || !s->tin || !s->tout) {
     fr_session_free(s);
     return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
   }
@@ -220,6 +229,7 @@ void fr_session_free(fr_session *s) {
     for (int i = 0; i < s->g->n_inputs; i++) free(s->in_data[i]);
   free(s->nodes);
   free(s->disabled);
+  free(s->skip);
   free(s->bop);
   free(s->lop);
   free(s->is_static);
@@ -229,6 +239,8 @@ void fr_session_free(fr_session *s) {
   free(s->in_cap);
   free(s->in_shape);
   free(s->in_set);
+  free(s->in_direct);
+  free(s->in_direct_node);
   free(s->planned_shape);
   free(s->tin);
   free(s->tout);
@@ -247,6 +259,7 @@ fr_status fr_session_keep(fr_session *s, const char *name, fr_error *err) {
     s->keep[v] = true;
     s->prepared = false;
     s->planned = false;
+    for (int i = 0; i < s->g->n_inputs; i++) s->in_direct_node[i] = -2;
   }
   return FR_OK;
 }
@@ -268,6 +281,7 @@ fr_status fr_session_select(fr_session *s, const char *const *names, int n, fr_e
   free(idx);
   s->prepared = false;
   s->planned = false;
+  for (int i = 0; i < g->n_inputs; i++) s->in_direct_node[i] = -2;
   return FR_OK;
 }
 
@@ -305,8 +319,10 @@ static fr_status prepare(fr_session *s, fr_error *err) {
   return FR_OK;
 }
 
-fr_status fr_session_set_input(fr_session *s, int i, const float *data, const int64_t *shape,
-                               int rank, fr_error *err) {
+/* Checks input i's shape (model layout) against the declared one and records
+ * it (a change of shape un-plans the session); *count = elements. */
+static fr_status input_shape(fr_session *s, int i, const int64_t *shape, int rank, size_t *count,
+                             fr_error *err) {
   const fr__graph *g = s->g;
   if (i < 0 || i >= g->n_inputs)
     return fr_error_set(err, FR_ERR_INVALID_ARG, "%s: the model has no input %d", g->source, i);
@@ -329,17 +345,94 @@ fr_status fr_session_set_input(fr_session *s, int i, const float *data, const in
   int64_t n = fr__shape_elems(&sh);
   if (n < 0)
     return fr_error_set(err, FR_ERR_TOO_LARGE, "%s: input '%s' is too large", g->source, val->name);
-  if ((size_t)n > s->in_cap[i]) {
-    float *p = realloc(s->in_data[i], (size_t)n * sizeof(float) + 64);
-    if (!p) return fr_error_set(err, FR_ERR_NOMEM, "out of memory for input '%s'", val->name);
-    s->in_data[i] = p;
-    s->in_cap[i] = (size_t)n;
-    s->planned = false; /* buffer moved: backend ops must be set up again */
-  }
-  memcpy(s->in_data[i], data, (size_t)n * sizeof(float));
   if (!fr__shape_eq(&sh, &s->in_shape[i])) s->planned = false;
   s->in_shape[i] = sh;
   s->in_set[i] = true;
+  *count = (size_t)n;
+  return FR_OK;
+}
+
+fr_status fr_session_set_input(fr_session *s, int i, const float *data, const int64_t *shape,
+                               int rank, fr_error *err) {
+  size_t n;
+  fr_status st = input_shape(s, i, shape, rank, &n, err);
+  if (st) return st;
+  if (n > s->in_cap[i]) {
+    float *p = realloc(s->in_data[i], n * sizeof(float) + 64);
+    if (!p)
+      return fr_error_set(err, FR_ERR_NOMEM, "out of memory for input '%s'",
+                          s->g->values[s->g->inputs[i]].name);
+    s->in_data[i] = p;
+    s->in_cap[i] = n;
+    s->planned = false; /* buffer moved: backend ops must be set up again */
+  }
+  if (s->in_direct[i]) {
+    s->in_direct[i] = false;
+    s->planned = false;
+  }
+  memcpy(s->in_data[i], data, n * sizeof(float));
+  return FR_OK;
+}
+
+/* The node that transposes input i from NCHW to the NHWC the spatial ops read,
+ * when it is the input's only consumer among the nodes this session runs
+ * (same liveness rule as prepare); -1 otherwise. */
+static int direct_node(fr_session *s, int i) {
+  const fr__graph *g = s->g;
+  const int in = g->inputs[i];
+  const fr__value *val = &g->values[in];
+  if (val->shape.rank != 4 || val->dtype != FR__F32 || s->keep[in] || strcmp(g->format, "onnx") != 0)
+    return -1;
+  bool *need = calloc((size_t)g->n_values + 1, sizeof(bool));
+  if (!need) return -1;
+  for (int k = 0; k < g->n_values; k++) need[k] = s->keep[k];
+  int node = -1, consumers = 0;
+  for (int j = g->n_nodes - 1; j >= 0; j--) {
+    const fr__node *n = &g->nodes[j];
+    bool live = false;
+    for (int k = 0; k < n->n_out; k++) live |= need[n->out[k]];
+    if (!live) continue;
+    for (int k = 0; k < n->n_in; k++) {
+      if (n->in[k] < 0) continue;
+      need[n->in[k]] = true;
+      if (n->in[k] == in) consumers++, node = j;
+    }
+  }
+  free(need);
+  if (consumers != 1) return -1;
+  const fr__node *t = &g->nodes[node];
+  static const int nhwc[4] = {0, 2, 3, 1};
+  if (t->op != FR__OP_TRANSPOSE || t->n_in != 1 || t->n_out != 1 || t->a.transpose.n != 4 ||
+      memcmp(t->a.transpose.perm, nhwc, sizeof nhwc) != 0 || g->values[t->out[0]].dtype != FR__F32)
+    return -1;
+  return node;
+}
+
+static fr_status plan(fr_session *s, fr_error *err);
+static fr_status bind_arena(fr_session *s, fr_error *err);
+
+fr_status fr__session_input_nhwc(fr_session *s, int i, const int64_t *shape, int rank, float **data,
+                                 fr_error *err) {
+  *data = NULL;
+  size_t n;
+  fr_status st = input_shape(s, i, shape, rank, &n, err);
+  if (st) return st;
+  if (s->in_direct_node[i] == -2) s->in_direct_node[i] = direct_node(s, i);
+  if (s->in_direct_node[i] < 0)
+    return fr_error_set(err, FR_ERR_UNSUPPORTED,
+                        "%s: input '%s' cannot be written in NHWC (not a 4-D NCHW input with one transpose)",
+                        s->g->source, s->g->values[s->g->inputs[i]].name);
+  if (!s->in_direct[i]) {
+    s->in_direct[i] = true;
+    s->planned = false;
+  }
+  /* the buffer is the transposed value's place in the arena: plan (and rebind) now */
+  if (!s->planned && (st = plan(s, err))) return st;
+  if (s->apool && s->apool_gen != s->apool->gen && (st = bind_arena(s, err))) {
+    s->planned = false;
+    return st;
+  }
+  *data = s->v[s->nodes[s->in_direct_node[i]].out[0]].t.data;
   return FR_OK;
 }
 
@@ -437,6 +530,17 @@ static fr_status plan(fr_session *s, fr_error *err) {
               fr__shape_elems(&s->in_shape[0]) >= s->m->precision_min_elems;
   if (lowp != s->lowp_on) s->lowp_on = lowp, s->prepared = false;
   if (!s->prepared && (st = prepare(s, err))) return st;
+  /* inputs written in NHWC by the caller: their transpose node is planned (its
+   * output gets a place in the arena, which is the caller's buffer) but not run */
+  memset(s->skip, 0, sizeof(bool) * (size_t)g->n_nodes);
+  for (int i = 0; i < g->n_inputs; i++) {
+    if (!s->in_direct[i]) continue;
+    if (s->in_direct_node[i] == -2) s->in_direct_node[i] = direct_node(s, i);
+    if (s->in_direct_node[i] < 0)
+      return fr_error_set(err, FR_ERR_UNSUPPORTED, "%s: input '%s' cannot be written in NHWC", g->source,
+                          g->values[g->inputs[i]].name);
+    s->skip[s->in_direct_node[i]] = true;
+  }
   fr__arena_free(&s->plan_mem);
   s->planned = false;
   s->flops = 0;
@@ -458,7 +562,7 @@ static fr_status plan(fr_session *s, fr_error *err) {
     ev *e = &s->v[g->inputs[i]];
     e->kind = VK_INPUT;
     e->t.shape = s->in_shape[i];
-    e->t.data = s->in_data[i];
+    e->t.data = s->in_direct[i] ? NULL : s->in_data[i];
   }
   /* shape inference + static evaluation */
   for (int i = 0; i < g->n_nodes; i++) {
@@ -544,7 +648,9 @@ static fr_status plan(fr_session *s, fr_error *err) {
       for (int j = 0; j < k; j++) dup |= n->out[j] == n->out[k];
       if (dup) continue;
       size_t size = (e->bytes + 64 + 63) & ~(size_t)63; /* slack: XNNPACK reads up to 16 B past the end */
-      vals[nv++] = (pv){n->out[k], i, e->last_use, size, 0};
+      /* a skipped transpose's output is written by the caller before the run:
+       * live from the start, so no value computed earlier shares its bytes */
+      vals[nv++] = (pv){n->out[k], s->skip[i] ? -1 : i, e->last_use, size, 0};
     }
   }
   struct { size_t top; } a = {place_greedy(vals, nv)};
@@ -597,6 +703,14 @@ static fr_status plan(fr_session *s, fr_error *err) {
 fr_status fr_session_run(fr_session *s, fr_error *err) {
   const fr__graph *g = s->g;
   fr_status st = FR_OK;
+  const bool moved = !s->planned || (s->apool && s->apool_gen != s->apool->gen);
+  for (int i = 0; moved && i < g->n_inputs; i++)
+    if (s->in_direct[i]) { /* what the caller wrote is where the previous plan / pool buffer had it */
+      s->planned = false;
+      return fr_error_set(err, FR_ERR_INVALID_ARG,
+                          "%s: input '%s' must be written (fr__session_input_nhwc) after the last change",
+                          g->source, g->values[g->inputs[i]].name);
+    }
   if (!s->planned && (st = plan(s, err))) return st;
   if (s->apool && s->apool_gen != s->apool->gen && (st = bind_arena(s, err))) {
     s->planned = false;
@@ -607,7 +721,7 @@ fr_status fr_session_run(fr_session *s, fr_error *err) {
   _mm_setcsr(csr | 0x8040); /* flush-to-zero + denormals-are-zero */
 #endif
   for (int i = 0; i < g->n_nodes; i++) {
-    if (s->disabled[i] || s->is_static[i]) continue;
+    if (s->disabled[i] || s->is_static[i] || s->skip[i]) continue;
     const fr__node *n = &s->nodes[i];
     struct timespec t0;
     if (s->prof_ms) clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -650,7 +764,7 @@ void fr__session_profile_print(const fr_session *s, FILE *f) {
   for (int i = 0; i < g->n_nodes; i++) total += s->prof_ms[i];
   fprintf(f, "%d runs, %.3f ms per run in nodes\n", s->prof_runs, total / s->prof_runs);
   for (int i = 0; i < g->n_nodes; i++) {
-    if (s->disabled[i] || s->is_static[i]) continue;
+    if (s->disabled[i] || s->is_static[i] || s->skip[i]) continue;
     const fr__node *n = &s->nodes[i];
     const fr__value *o = &g->values[n->out[0]];
     char b[128];

@@ -33,6 +33,25 @@ size_t fr__arena_pool_bytes(const fr__arena_pool *p);
 /* Binds s to p (NULL: back to its own arena); takes effect at the next run. */
 void fr__session_use_pool(fr_session *s, fr__arena_pool *p);
 
+/* Writes input i directly in the runtime's internal layout, for callers that
+ * build large inputs themselves (the face detector's canvas, the embedder's
+ * crop): for a 4-D ONNX input (model layout NCHW) whose only consumer in this
+ * session is the loader's NCHW->NHWC transpose, plans the session for this
+ * shape (if needed) and returns in *data the place of the transposed value in
+ * the session's activation arena (own or pooled): N*H*W*C floats, to be filled
+ * completely in NHWC order (element (n, y, x, c) at ((n*H + y)*W + x)*C + c)
+ * and then run with nothing else in between: the run skips the transpose, and
+ * the session keeps no separate input buffer (no copy either). shape is in the
+ * model's layout and checked as by fr_session_set_input. The pointer is valid
+ * until the session (or, with a pool, any session of the pool) runs or is
+ * changed; a run after a change (shape, keep, pool) without a new call fails
+ * with FR_ERR_INVALID_ARG. fr_session_get on the input itself has no data in
+ * this mode; fr_session_set_input switches back to the model layout.
+ * FR_ERR_UNSUPPORTED (and *data NULL) when the input is not of that form:
+ * the caller then uses fr_session_set_input. */
+fr_status fr__session_input_nhwc(fr_session *s, int i, const int64_t *shape, int rank, float **data,
+                                 fr_error *err);
+
 /* Bytes of the session's activation arena under the current plan (tests);
  * with a pool, the bytes this plan needs of the pool. */
 size_t fr__session_arena_bytes(const fr_session *s);
