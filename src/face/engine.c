@@ -147,6 +147,11 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
     fr_worker_free(w);
     return st;
   }
+  /* every session of the worker runs in one activation arena: a stage reads its
+   * outputs (views into the arena) before the next stage runs */
+  fr__session_use_pool(w->onet, w->det_pool);
+  fr__session_use_pool(w->lmk68, w->det_pool);
+  fr__session_use_pool(w->feat, w->det_pool);
   *out = w;
   return FR_OK;
 }
@@ -154,10 +159,10 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
 void fr_worker_free(fr_worker *w) {
   if (!w) return;
   for (int i = 0; i < FR__DET_SESSIONS; i++) fr_session_free(w->det[i].s);
-  fr__arena_pool_free(w->det_pool); /* after its sessions */
   fr_session_free(w->onet);
   fr_session_free(w->lmk68);
   fr_session_free(w->feat);
+  fr__arena_pool_free(w->det_pool); /* after its sessions */
   free(w->buf);
   free(w->bytes);
   free(w->cand);
