@@ -6,7 +6,8 @@
  * SQLite transaction, 4 faces per subject, into the schema fr_gallery_open
  * creates), starts `facerec serve --listen 127.0.0.1:PORT --db ... --quiet` on
  * a free port, warms it up (2 s of wrk at the largest connection count, not
- * reported), then runs wrk (1 thread, --latency, 10 s, 5 s timeout) POSTing a
+ * reported), then, after a 2 s pause before each row (the server drains what
+ * the previous wrk left queued), runs wrk (1 thread, --latency, 10 s, 5 s timeout) POSTing a
  * 640x480 one-face JPEG as multipart field `file` to
  * /api/v1/recognition/recognize at 1, 8 and 64 connections, and prints
  * requests/s, p50, p99, non-2xx and socket errors, and the server's VmRSS (and
@@ -15,7 +16,7 @@
  * grey 640x480 canvas (--image FILE to use another source image).
  *
  * usage: bench_http [--facerec PATH] [--sizes 1000,100000] [--conns 1,8,64]
- *                   [--duration S] [--threads N] [--image FILE] [--tmp DIR]
+ *                   [--duration S] [--threads N] [--min-face PX] [--image FILE] [--tmp DIR]
  *        bench_http [--image FILE] --write-jpeg OUT   (writes the request JPEG, exits)
  * The facerec binary: --facerec, else $FR_FACEREC, else <dir of this program>/../facerec.
  * wrk and the server share the machine's cores. Prints Markdown. Never asserts.
@@ -181,19 +182,21 @@ static void proc_mem(pid_t pid, long *rss_kb, long *hwm_kb) {
 }
 
 static pid_t start_server(const char *facerec, const char *db, int port, int threads,
-                          const char *log) {
-  char listen[64], th[16];
+                          int min_face, const char *log) {
+  char listen[64], th[16], mf[16];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   snprintf(th, sizeof th, "%d", threads);
+  snprintf(mf, sizeof mf, "%d", min_face);
+  const char *args[16] = {facerec, "serve", "--listen", listen, "--db", db, "--quiet"};
+  int n = 7;
+  if (threads > 0) args[n++] = "--threads", args[n++] = th;
+  if (min_face > 0) args[n++] = "--min-face", args[n++] = mf;
+  args[n] = NULL;
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-    if (threads > 0)
-      execl(facerec, facerec, "serve", "--listen", listen, "--db", db, "--quiet", "--threads", th,
-            (char *)NULL);
-    else
-      execl(facerec, facerec, "serve", "--listen", listen, "--db", db, "--quiet", (char *)NULL);
+    execv(facerec, (char *const *)args);
     _exit(127);
   }
   if (pid < 0) return -1;
@@ -292,7 +295,7 @@ static int parse_list(const char *s, int *out, int max) {
 
 int main(int argc, char **argv) {
   int sizes[8] = {1000, 100000}, nsizes = 2, conns[8] = {1, 8, 64}, nconns = 3;
-  int duration = 10, threads = 0;
+  int duration = 10, threads = 0, min_face = 0;
   char facerec[4096] = "", image[4096], tmp[4096] = "";
   const char *shared = getenv("FR_SHARED_DIR");
   snprintf(image, sizeof image, "%s/data/lfw-view1/images/AJ_Cook/AJ_Cook_0001.jpg",
@@ -305,6 +308,7 @@ int main(int argc, char **argv) {
     else if (ok && strcmp(argv[i], "--conns") == 0) ok = (nconns = parse_list(argv[++i], conns, 8)) > 0;
     else if (ok && strcmp(argv[i], "--duration") == 0) ok = (duration = atoi(argv[++i])) > 0 && duration <= 600;
     else if (ok && strcmp(argv[i], "--threads") == 0) ok = (threads = atoi(argv[++i])) > 0;
+    else if (ok && strcmp(argv[i], "--min-face") == 0) ok = (min_face = atoi(argv[++i])) >= 0;
     else if (ok && strcmp(argv[i], "--image") == 0) snprintf(image, sizeof image, "%s", argv[++i]);
     else if (ok && strcmp(argv[i], "--tmp") == 0) snprintf(tmp, sizeof tmp, "%s", argv[++i]);
     else if (ok && strcmp(argv[i], "--write-jpeg") == 0) /* the request image, then exit */
@@ -312,7 +316,8 @@ int main(int argc, char **argv) {
     else ok = 0;
     if (!ok) {
       fprintf(stderr, "usage: bench_http [--facerec PATH] [--sizes 1000,100000] [--conns 1,8,64] "
-                      "[--duration S] [--threads N] [--image FILE] [--tmp DIR] [--write-jpeg OUT]\n");
+                      "[--duration S] [--threads N] [--min-face PX] [--image FILE] [--tmp DIR] "
+                      "[--write-jpeg OUT]\n");
       return 2;
     }
   }
@@ -358,10 +363,12 @@ int main(int argc, char **argv) {
 
   char thr[32] = "default (online cores)";
   if (threads > 0) snprintf(thr, sizeof thr, "%d", threads);
+  char mfs[16];
+  snprintf(mfs, sizeof mfs, "%d", min_face);
   printf("POST /api/v1/recognition/recognize, multipart `file` = 640x480 one-face JPEG (%s scaled onto a "
-         "grey canvas); wrk -t1, %d s per row, loopback; server: facerec serve --threads %s; RSS after the "
-         "load\n\n",
-         image, duration, thr);
+         "grey canvas); wrk -t1, %d s per row, loopback; server: facerec serve --threads %s%s%s; RSS "
+         "after the load\n\n",
+         image, duration, thr, min_face > 0 ? " --min-face " : "", min_face > 0 ? mfs : "");
   printf("| gallery faces | connections | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | "
          "server VmRSS MB | server VmHWM MB |\n");
   printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -370,7 +377,7 @@ int main(int argc, char **argv) {
   for (int s = 0; s < nsizes; s++) {
     if (fill(db, model_id, dim, sizes[s])) return 1;
     int port = free_port();
-    pid_t pid = port > 0 ? start_server(facerec, db, port, threads, log) : -1;
+    pid_t pid = port > 0 ? start_server(facerec, db, port, threads, min_face, log) : -1;
     if (pid < 0) {
       status = 1;
       continue;
@@ -385,6 +392,9 @@ int main(int argc, char **argv) {
     run_wrk(lua, port, maxc, 2, &warm);
     for (int c = 0; c < nconns; c++) {
       wrk_result r = {0};
+      /* wrk leaves requests behind in the server's queue when it stops (their
+       * clients gone): let them drain so they do not count in the next row */
+      sleep(2);
       if (run_wrk(lua, port, conns[c], duration, &r)) {
         status = 1;
         continue;

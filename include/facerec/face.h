@@ -40,7 +40,8 @@ typedef struct fr_face {
 typedef struct fr_engine_config {
   const char *models_dir;  /* default "models" (or $FR_MODELS_DIR) */
   float min_score;         /* default detection threshold */
-  float min_face;          /* faces smaller than this (pixels, box side) are not reported; default 0 */
+  float min_face;          /* faces smaller than this (pixels, box side) are not reported, and the
+                            * pyramid skips the levels only such faces need (faster); default 0 */
   int detector_max_side;   /* detection works on the image scaled so that its longer side is at most this */
 } fr_engine_config;
 

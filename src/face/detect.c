@@ -461,6 +461,20 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
     lv_max[nl] = tun->level_max[i];
     nl++;
   }
+  /* min_face: the finest levels exist for faces smaller than the next level can
+   * see; when even a min_face face is >= FR__DET_SKIP_PX pixels at the next
+   * level, the finer one is skipped (faces under min_face are not reported
+   * anyway). Measured on WIDER dev at 640 px, min_face 40: recall of faces >= 40 px
+   * at the default threshold 0.873 -> 0.848, detection 3.4x faster (docs/models.md). */
+  if (e->cfg.min_face > 0)
+    while (nl > 1 && e->cfg.min_face * (float)lv_side[1] / (float)longer >= FR__DET_SKIP_PX) {
+      for (int k = 0; k + 1 < nl; k++) {
+        lv_side[k] = lv_side[k + 1];
+        lv_min[k] = lv_min[k + 1];
+        lv_max[k] = lv_max[k + 1];
+      }
+      nl--;
+    }
   if (max_levels > 0 && nl > max_levels) nl = max_levels;
   if (nl > 0) {
     lv_min[0] = 0;

@@ -7,6 +7,11 @@
 #ifndef FR_FACE_INTERNAL_H
 #define FR_FACE_INTERNAL_H
 
+/* A face this many pixels tall at a pyramid level is found there reliably
+ * (the detector's smallest anchors are 10-24 px): with a min_face, finer
+ * levels are skipped down to this size (fr_detect). */
+#define FR__DET_SKIP_PX 20.0f
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -334,6 +334,56 @@ TEST(align_crop_matches_embed_crop) {
 
 /* ---- errors ---- */
 
+/* min_face: nothing smaller is reported, the finer pyramid levels are skipped,
+ * and the faces well above min_face are still found. */
+static void min_face_case(const char *rel) {
+  char path[1024], dir[1024];
+  fr_image img = {0};
+  fr_error err;
+  fr_status st = fr_image_load(shared(rel, path, sizeof path), NULL, &img, &err);
+  CHECK_MSG(st == FR_OK, "%s", err.msg);
+  if (st) return;
+  snprintf(dir, sizeof dir, "%s/models", fr_t_env("FR_SOURCE_DIR", "."));
+  fr_engine_config cfg = fr_engine_default_config();
+  cfg.models_dir = dir;
+  cfg.min_face = 40;
+  fr_engine *e = NULL;
+  fr_worker *w = NULL;
+  static fr_face all[FR_FACES_MAX], big[FR_FACES_MAX];
+  int na = 0, nb = 0;
+  CHECK_STATUS(fr_engine_create(&cfg, &e, &err), FR_OK);
+  if (e) CHECK_STATUS(fr_worker_create(e, NULL, &w, &err), FR_OK);
+  if (w) {
+    CHECK_STATUS(fr_detect(g_worker, &img, 0.6f, all, FR_FACES_MAX, &na, &err), FR_OK);
+    CHECK_STATUS(fr_detect(w, &img, 0.6f, big, FR_FACES_MAX, &nb, &err), FR_OK);
+    for (int i = 0; i < nb; i++)
+      CHECK_MSG(fmaxf(big[i].w, big[i].h) >= 40, "%s: a %.0fx%.0f face under min_face 40", rel,
+                big[i].w, big[i].h);
+    int want = 0, found = 0;
+    for (int i = 0; i < na; i++) {
+      if (fmaxf(all[i].w, all[i].h) < 64) continue;
+      want++;
+      for (int j = 0; j < nb; j++)
+        if (iou(all[i].x, all[i].y, all[i].w, all[i].h, big[j].x, big[j].y, big[j].w, big[j].h) >= 0.5f) {
+          found++;
+          break;
+        }
+    }
+    printf("  %s: %d faces (all sizes), %d with min_face 40; %d of %d faces >= 64 px kept\n", rel, na,
+           nb, found, want);
+    CHECK(want > 0 && found == want);
+  }
+  fr_worker_free(w);
+  fr_engine_free(e);
+  fr_image_free(&img);
+}
+
+TEST(min_face_skips_fine_levels) {
+  if (!setup()) return;
+  min_face_case("data/samples/face-api.js/test/images/faces.jpg");
+  min_face_case("data/wider-dev/images/0--Parade/0_Parade_Parade_0_470.jpg");
+}
+
 TEST(errors_propagate) {
   fr_error err;
   fr_engine *e = NULL;
@@ -393,4 +443,4 @@ TEST(teardown) {
 RUN_TESTS(T(align_template_is_identity), T(align_recovers_similarity), T(detect_decode_matches_graph),
           T(detect_faces_jpg), T(detect_dlib_testing_set), T(no_face_on_dogs),
           T(detect_is_repeatable_across_sizes), T(embed_same_and_different_people),
-          T(align_crop_matches_embed_crop), T(errors_propagate), T(teardown))
+          T(align_crop_matches_embed_crop), T(min_face_skips_fine_levels), T(errors_propagate), T(teardown))
