@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD      := build
 ASAN_BUILD := build-asan
 CTEST_ARGS ?=
-ASAN_TESTS := ^(hostile|ops|unit|image|gallery|face|http|golden)/|test_model_cli
+ASAN_TESTS := ^(hostile|ops|unit|image|gallery|face|http|golden)/|^video/test_video(_live)?$$|test_model_cli
 
 .PHONY: all build test test-asan bench deps models peers serve clean distclean
 
