@@ -142,6 +142,11 @@ assert.deepEqual(await subjects().rename('sheldon', 'Sheldon Cooper'), { updated
 const sc = await rec.recognize('./sheldon/sheldon4.png', {});
 assert.equal(sc.result[0].subjects[0].subject, 'Sheldon Cooper');
 await rejects(subjects().rename('nobody', 'x'), 404, 42);
+// onto an existing subject: merged, as CompreFace documents (the old one's faces move, it is gone)
+assert.deepEqual(await subjects().add('sheldon-extra'), { subject: 'sheldon-extra' });
+assert.deepEqual(await subjects().rename('sheldon-extra', 'Sheldon Cooper'), { updated: true });
+assert.ok(!(await subjects().list()).subjects.includes('sheldon-extra'));
+assert.equal((await rec.recognize('./sheldon/sheldon4.png', {})).result[0].subjects[0].subject, 'Sheldon Cooper');
 
 // --- faceCollection.delete (one), delete_multiple_images, delete_all_subject
 const d1 = await faces().delete(ids['./amy/amy2.png']);
