@@ -38,6 +38,10 @@
 extern "C" {
 #endif
 
+/* FR_OK when FFmpeg's libraries could be loaded (they are loaded on first use);
+ * else FR_ERR_UNSUPPORTED with a message naming the missing library. */
+fr_status fr_video_available(fr_error *err);
+
 /* ---- reading ---- */
 
 typedef struct fr_video_reader fr_video_reader;

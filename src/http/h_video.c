@@ -167,6 +167,12 @@ void fr__h_video_recognize(fr_http_ctx *ctx, int worker, const fr_http_req *req,
     return;
   }
   if (max_frames > L.max_frames) max_frames = (long)L.max_frames; /* the server's cap */
+  fr_error verr = {{0}};
+  if (fr_video_available(&verr) != FR_OK) { /* the server's fault, not the upload's */
+    fr__herr_set(&e, FR__HERR_VIDEO_UNAVAILABLE, "%s", verr.msg);
+    reply_error(resp, &e);
+    return;
+  }
   const uint8_t *data;
   size_t len;
   if (!video_body(req, &data, &len, &e)) {

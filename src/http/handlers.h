@@ -49,6 +49,7 @@
   X(EMPTY_VIDEO, 400, 21, "empty_video")                                        \
   X(BAD_VIDEO, 400, 21, "bad_video")                                            \
   X(VIDEO_TOO_LARGE, 413, 21, "video_too_large")                                \
+  X(VIDEO_UNAVAILABLE, 503, 41, "video_unavailable")                            \
   X(INTERNAL, 500, 41, "internal_error")
 
 typedef enum fr__herr_kind {

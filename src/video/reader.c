@@ -64,6 +64,8 @@ fr_status fr__video_init(fr_error *err) {
   return FR_OK;
 }
 
+fr_status fr_video_available(fr_error *err) { return fr__video_init(err); }
+
 /* libavdevice (the v4l2 input) is loaded only when a device is opened, after the
  * rest of FFmpeg (av.c): it pulls in libavfilter and dozens of libraries (SDL,
  * PulseAudio, flite voices, ...) that would otherwise cost every facerec process
