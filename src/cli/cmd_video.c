@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "facerec/video.h"
+#include "http/camera.h"
 
 static const char usage[] =
     "usage: facerec video INPUT [--db PATH] [--every N] [--threshold T] [--crops DIR]\n"
@@ -99,54 +100,11 @@ static void on_progress(void *p, int64_t frames, double fps, int64_t tracks) {
   x->progress_shown = true;
 }
 
-static json_t *box_json(const fr_face *f) {
-  json_t *b = json_object();
-  json_object_set_new(b, "x", fr__cli_real(roundf(f->x * 100) / 100));
-  json_object_set_new(b, "y", fr__cli_real(roundf(f->y * 100) / 100));
-  json_object_set_new(b, "w", fr__cli_real(roundf(f->w * 100) / 100));
-  json_object_set_new(b, "h", fr__cli_real(roundf(f->h * 100) / 100));
-  return b;
-}
-
-static json_t *sim_json(float s) { return isnan(s) ? json_null() : fr__cli_real(s); }
-
-static const char *ev_name(fr_video_event_type t) {
-  switch (t) {
-  case FR_VIDEO_TRACK_START: return "track_start";
-  case FR_VIDEO_IDENTIFIED: return "identified";
-  case FR_VIDEO_TRACK_END: return "track_end";
-  }
-  return "?";
-}
-
 static int on_event(void *p, const fr_video_event *ev) {
   video_ctx *x = p;
   progress_clear(x);
   if (x->c.json) {
-    json_t *o = json_object();
-    json_object_set_new(o, "event", json_string(ev_name(ev->type)));
-    json_object_set_new(o, "track", json_integer(ev->track));
-    json_object_set_new(o, "frame", json_integer(ev->frame));
-    json_object_set_new(o, "time", fr__cli_real(round(ev->time_s * 1000) / 1000));
-    switch (ev->type) {
-    case FR_VIDEO_TRACK_START:
-      json_object_set_new(o, "box", box_json(&ev->face));
-      json_object_set_new(o, "score", fr__cli_real(ev->face.score));
-      break;
-    case FR_VIDEO_IDENTIFIED:
-      json_object_set_new(o, "subject", fr__cli_str(ev->subject));
-      json_object_set_new(o, "similarity", sim_json(ev->similarity));
-      json_object_set_new(o, "box", box_json(&ev->face));
-      break;
-    case FR_VIDEO_TRACK_END:
-      json_object_set_new(o, "subject", fr__cli_str(ev->subject ? ev->subject : "unknown"));
-      json_object_set_new(o, "first_frame", json_integer(ev->first_frame));
-      json_object_set_new(o, "last_frame", json_integer(ev->last_frame));
-      json_object_set_new(o, "best_similarity", sim_json(ev->best_similarity));
-      json_object_set_new(o, "frames", json_integer(ev->frames));
-      json_object_set_new(o, "crop", ev->crop_path ? fr__cli_str(ev->crop_path) : json_null());
-      break;
-    }
+    json_t *o = fr__video_event_json(ev, 0); /* the API's event objects too */
     fr__cli_print_json(o);
     return 0;
   }
@@ -178,38 +136,11 @@ static int on_event(void *p, const fr_video_event *ev) {
 static void print_summary(video_ctx *x, const fr_video_summary *s, bool interrupted) {
   progress_clear(x);
   if (x->c.json) {
-    json_t *o = json_object();
-    json_object_set_new(o, "event", json_string("summary"));
-    json_object_set_new(o, "frames", json_integer(s->frames));
-    json_object_set_new(o, "frames_processed", json_integer(s->frames_processed));
-    json_object_set_new(o, "frames_dropped", json_integer(s->frames_dropped));
+    json_t *o = json_pack("{s:s}", "event", "summary");
+    json_t *body = fr__video_summary_json(s); /* the API's summary object */
+    if (o && body) json_object_update(o, body);
+    json_decref(body);
     json_object_set_new(o, "reconnects", json_integer(s->reconnects));
-    json_object_set_new(o, "seconds", fr__cli_real(round(s->seconds * 1000) / 1000));
-    json_object_set_new(o, "fps", fr__cli_real(round(s->fps * 10) / 10));
-    json_object_set_new(o, "tracks", json_integer(s->tracks));
-    json_t *subs = json_array();
-    for (int i = 0; i < s->n_subjects; i++) {
-      const fr_video_subject_seen *ss = &s->subjects[i];
-      json_t *j = json_object();
-      json_object_set_new(j, "subject", fr__cli_str(ss->subject));
-      json_object_set_new(j, "first_frame", json_integer(ss->first_frame));
-      json_object_set_new(j, "last_frame", json_integer(ss->last_frame));
-      json_t *rs = json_array();
-      for (int k = 0; k < ss->n_ranges; k++) {
-        json_t *r = json_array();
-        json_array_append_new(r, json_integer(ss->ranges[k][0]));
-        json_array_append_new(r, json_integer(ss->ranges[k][1]));
-        json_array_append_new(rs, r);
-      }
-      json_object_set_new(j, "ranges", rs);
-      json_object_set_new(j, "tracks", json_integer(ss->tracks));
-      json_object_set_new(j, "best_similarity", sim_json(ss->best_similarity));
-      json_array_append_new(subs, j);
-    }
-    json_object_set_new(o, "subjects", subs);
-    json_object_set_new(o, "width", json_integer(s->info.width));
-    json_object_set_new(o, "height", json_integer(s->info.height));
-    json_object_set_new(o, "video_fps", fr__cli_real(s->info.fps));
     if (s->out_codec[0]) json_object_set_new(o, "out_codec", json_string(s->out_codec));
     if (interrupted) json_object_set_new(o, "interrupted", json_true());
     fr__cli_print_json(o);
