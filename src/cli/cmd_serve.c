@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "http/camera.h"
 #include "http/server.h"
 
@@ -85,20 +86,6 @@ static const char *keys_usage =
 
 static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
-/* "--opt V" or "--opt=V": 1 matched, 0 not this option, -1 value missing. */
-static int opt_value(int argc, char **argv, int *i, const char *opt, const char **val) {
-  const char *a = argv[*i];
-  size_t n = strlen(opt);
-  if (strncmp(a, opt, n) != 0) return 0;
-  if (a[n] == '=') {
-    *val = a + n + 1;
-    return 1;
-  }
-  if (a[n] != 0) return 0;
-  if (*i + 1 >= argc) return -1;
-  *val = argv[++*i];
-  return 1;
-}
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
   char *end;
@@ -206,26 +193,26 @@ int fr_cli_serve(int argc, char **argv) {
       quiet = true;
       continue;
     }
-    if ((m = opt_value(argc, argv, &i, "--listen", &v)) == 1) listen = v;
-    else if (m == 0 && (m = opt_value(argc, argv, &i, "--db", &v)) == 1) db = v;
-    else if (m == 0 && (m = opt_value(argc, argv, &i, "--models", &v)) == 1) models = v;
-    else if (m == 0 && (m = opt_value(argc, argv, &i, "--api-key-file", &v)) == 1) key_file = v;
-    else if (m == 0 && (m = opt_value(argc, argv, &i, "--threads", &v)) == 1) {
+    if ((m = fr__cli_opt_match(argc, argv, &i, "--listen", &v)) == 1) listen = v;
+    else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--db", &v)) == 1) db = v;
+    else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--models", &v)) == 1) models = v;
+    else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--api-key-file", &v)) == 1) key_file = v;
+    else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--threads", &v)) == 1) {
       if (parse_long(v, 1, 256, &threads)) {
         fprintf(stderr, "facerec serve: --threads takes a number from 1 to 256\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--queue", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--queue", &v)) == 1) {
       if (parse_long(v, 1, 100000, &queue)) {
         fprintf(stderr, "facerec serve: --queue takes a number from 1 to 100000\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--timeout", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--timeout", &v)) == 1) {
       if (parse_long(v, 1, 3600, &timeout)) {
         fprintf(stderr, "facerec serve: --timeout takes seconds from 1 to 3600\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--camera", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--camera", &v)) == 1) {
       char why[160];
       if (n_cams >= FR__CAMERAS_MAX) {
         fprintf(stderr, "facerec serve: at most %d cameras\n", FR__CAMERAS_MAX);
@@ -242,39 +229,39 @@ int fr_cli_serve(int argc, char **argv) {
           return 2;
         }
       n_cams++;
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--camera-every", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--camera-every", &v)) == 1) {
       if (parse_long(v, 1, 1000, &camera_every)) {
         fprintf(stderr, "facerec serve: --camera-every takes a number from 1 to 1000\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-frames", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--max-video-frames", &v)) == 1) {
       if (parse_long(v, 1, 100000000, &video_frames)) {
         fprintf(stderr, "facerec serve: --max-video-frames takes a number from 1 to 100000000\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-seconds", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--max-video-seconds", &v)) == 1) {
       if (parse_long(v, 1, 86400, &video_seconds)) {
         fprintf(stderr, "facerec serve: --max-video-seconds takes seconds from 1 to 86400\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--video-threads", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--video-threads", &v)) == 1) {
       if (parse_long(v, 1, 64, &video_threads)) {
         fprintf(stderr, "facerec serve: --video-threads takes a number from 1 to 64\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-video-body", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--max-video-body", &v)) == 1) {
       /* the server holds request bodies in memory, 512 MiB for all of them */
       if (parse_bytes(v, &max_video_body) || max_video_body > ((size_t)400 << 20)) {
         fprintf(stderr,
                 "facerec serve: --max-video-body takes bytes from 1 to 400M (K/M suffix ok)\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--min-face", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--min-face", &v)) == 1) {
       if (parse_long(v, 0, 4096, &min_face)) {
         fprintf(stderr, "facerec serve: --min-face takes pixels from 0 to 4096\n");
         return 2;
       }
-    } else if (m == 0 && (m = opt_value(argc, argv, &i, "--max-body", &v)) == 1) {
+    } else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--max-body", &v)) == 1) {
       if (parse_bytes(v, &max_body)) {
         fprintf(stderr, "facerec serve: --max-body takes bytes from 1 to 4G (K/M suffix ok)\n");
         return 2;
@@ -525,8 +512,8 @@ int fr_cli_keys(int argc, char **argv) {
       fputs(keys_usage, stdout);
       return 0;
     }
-    if ((m = opt_value(argc, argv, &i, "--db", &v)) == 1) db = v;
-    else if (m == 0 && (m = opt_value(argc, argv, &i, "--role", &v)) == 1) role = v;
+    if ((m = fr__cli_opt_match(argc, argv, &i, "--db", &v)) == 1) db = v;
+    else if (m == 0 && (m = fr__cli_opt_match(argc, argv, &i, "--role", &v)) == 1) role = v;
     else if (m == 0 && argv[i][0] != '-' && !id_arg) {
       id_arg = argv[i];
       m = 1;

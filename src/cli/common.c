@@ -58,8 +58,7 @@ int fr__cli_fail(const fr__cli *c, const char *fmt, ...) {
   return 1;
 }
 
-int fr__cli_opt(const fr__cli *c, int argc, char **argv, int *i, const char *opt,
-                const char **val) {
+int fr__cli_opt_match(int argc, char **argv, int *i, const char *opt, const char **val) {
   const char *a = argv[*i];
   size_t n = strlen(opt);
   if (strncmp(a, opt, n) != 0) return 0;
@@ -68,12 +67,16 @@ int fr__cli_opt(const fr__cli *c, int argc, char **argv, int *i, const char *opt
     return 1;
   }
   if (a[n] != 0) return 0;
-  if (*i + 1 >= argc) {
-    fr__cli_usage_error(c, "option %s needs a value", opt);
-    return -1;
-  }
+  if (*i + 1 >= argc) return -1;
   *val = argv[++*i];
   return 1;
+}
+
+int fr__cli_opt(const fr__cli *c, int argc, char **argv, int *i, const char *opt,
+                const char **val) {
+  const int m = fr__cli_opt_match(argc, argv, i, opt, val);
+  if (m < 0) fr__cli_usage_error(c, "option %s needs a value", opt);
+  return m;
 }
 
 int fr__cli_parse_float(const char *s, double lo, double hi, float *out) {

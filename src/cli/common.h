@@ -50,6 +50,8 @@ int fr__cli_fail(const fr__cli *c, const char *fmt, ...) __attribute__((format(p
  * Returns 1 (matched; *val set; *i advanced past the value), 0 (not this
  * option) or -1 (matched but no value: usage error printed). */
 int fr__cli_opt(const fr__cli *c, int argc, char **argv, int *i, const char *opt, const char **val);
+/* The same match without printing anything (callers with their own messages). */
+int fr__cli_opt_match(int argc, char **argv, int *i, const char *opt, const char **val);
 /* The common options (--json, --db, --models, --threads) the command accepts.
  * Same return convention as fr__cli_opt (-1 also for a bad --threads value). */
 int fr__cli_common_opt(fr__cli *c, int argc, char **argv, int *i);
