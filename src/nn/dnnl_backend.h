@@ -89,6 +89,10 @@ fr_status fr__dnnl_conv_run(fr__dnnl_conv *c, const void *x, void *y);
 const char *fr__dnnl_conv_impl(const fr__dnnl_conv *c);
 void fr__dnnl_conv_destroy(fr__dnnl_conv *c);
 
+/* Empties oneDNN's primitive cache (tests: the next creations build their
+ * primitives again, as in a fresh process). */
+void fr__dnnl_cache_clear(void);
+
 /* Tests and benchmarks: the shared constant buffers alive now (weights and
  * biases, each counted once however many convolutions use it) and their
  * bytes; the scratch pool's idle buffers (all of them when no run is in
