@@ -480,6 +480,14 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
     lv_min[0] = 0;
     lv_max[nl - 1] = 0;
   }
+  /* the detector's own threshold: rescoring can raise a score from
+   * min_score^(1/(1-a-b)) up to min_score (r = o = 1), never one below rnet_from */
+  float cand_score = min_score;
+  if (tun->verify) {
+    const float lo = powf(min_score, 1.0f / (1.0f - tun->rnet_exp - tun->onet_exp));
+    const float v = lo > tun->rnet_from ? lo : tun->rnet_from;
+    if (v < cand_score) cand_score = v;
+  }
   for (int i = 0; i < nl; i++) {
     const int side = lv_side[i];
     int rw, rh, in_w, in_h;
@@ -500,7 +508,7 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
       fr__box_shrink(img, f, &small, (uint32_t *)(void *)(w->bytes + (bytes + 63) / 64 * 64));
       w->stage_ms[FR__ST_RESIZE] += fr__face_ms() - t0;
       /* boxes come back in `small` pixels: scale them */
-      st = detect_raw(w, &small, rw, rh, in_w, in_h, min_score, &nc, err);
+      st = detect_raw(w, &small, rw, rh, in_w, in_h, cand_score, &nc, err);
       const float kx = (float)img->w / (float)small.w, ky = (float)img->h / (float)small.h;
       for (size_t c = before; c < nc; c++) {
         w->cand[c].x1 *= kx;
@@ -509,7 +517,7 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
         w->cand[c].y2 *= ky;
       }
     } else {
-      st = detect_raw(w, img, rw, rh, in_w, in_h, min_score, &nc, err);
+      st = detect_raw(w, img, rw, rh, in_w, in_h, cand_score, &nc, err);
     }
     if (st) return st;
     /* keep this level's boxes within its valid size range */
@@ -623,30 +631,38 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
   }
   const double t_verify = fr__face_ms();
   w->stage_ms[FR__ST_NMS] += t_verify - t_nms;
-  if (tun->verify) {
-    int m = 0;
-    for (int i = 0; i < n; i++) {
-      fr_face *f = &w->out[i];
-      /* verification only lowers scores: a face already below min_score needs no onet run */
-      if (f->score >= min_score && f->score >= tun->verify_from &&
-          fmaxf(f->w, f->h) >= tun->verify_min_side) {
-        float p = 0;
-        if ((st = fr__onet(w, img, f, 0, &p, err))) return st;
-        if (p < tun->verify_p) f->score *= (p > 0 ? p : 0) / tun->verify_p;
+  const float a = tun->rnet_exp, b = tun->onet_exp, c = 1.0f - a - b;
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    fr_face *f = &w->out[i];
+    const float s = f->score;
+    /* rescoring (face_internal.h): s^(1-a-b) r^a o^b from rnet_from up; a face
+     * whose bound s^(1-a-b) (r = o = 1) is below min_score is dropped unseen */
+    if (tun->verify && s >= tun->rnet_from) {
+      const float sc = powf(s, c);
+      if (sc < min_score) continue;
+      float r, o;
+      if ((st = fr__rnet(w, img, f, &r, err))) return st;
+      o = r = fmaxf(r, 1e-6f);
+      if (b > 0 && s >= tun->onet_from && fmaxf(f->w, f->h) >= tun->verify_min_side) {
+        if ((st = fr__onet(w, img, f, 0, &o, err))) return st;
+        o = fmaxf(o, 1e-6f);
       }
-      if (f->score >= min_score) w->out[m++] = *f;
+      f->score = sc * powf(r, a) * powf(o, b);
     }
-    n = m;
-    /* re-sort by the new scores (insertion sort: n is small and nearly sorted) */
-    for (int i = 1; i < n; i++) {
-      fr_face t = w->out[i];
-      int j = i - 1;
-      while (j >= 0 && w->out[j].score < t.score) {
-        w->out[j + 1] = w->out[j];
-        j--;
-      }
-      w->out[j + 1] = t;
+    if (fmaxf(f->w, f->h) < tun->tiny_side) f->score *= tun->tiny_factor;
+    if (f->score >= min_score) w->out[m++] = *f;
+  }
+  n = m;
+  /* re-sort by the new scores (insertion sort: n is small and nearly sorted) */
+  for (int i = 1; i < n; i++) {
+    fr_face t = w->out[i];
+    int j = i - 1;
+    while (j >= 0 && w->out[j].score < t.score) {
+      w->out[j + 1] = w->out[j];
+      j--;
     }
+    w->out[j + 1] = t;
   }
   if (n > max_faces) n = max_faces;
   memcpy(faces, w->out, (size_t)n * sizeof *faces);

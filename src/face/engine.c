@@ -42,9 +42,14 @@ static void default_tunables(fr__tunables *t) {
   t->box_vote = 1;
   t->vote_iou = 0.5f;
   t->verify = 1;
-  t->verify_from = 0.3f;
+  t->rnet_from = 0.2f;
+  t->onet_from = 0.6f;
   t->verify_min_side = 80.0f;
-  t->verify_p = 0.5f;
+  t->rnet_exp = 0.3f;
+  t->onet_exp = 0.2f;
+  t->verify_crop = 1.1f;
+  t->tiny_side = 10.0f;
+  t->tiny_factor = 0.5f;
   t->landmarker = FR__LMK_FR68;
   t->lmk_min_score = 0.3f;
   t->lmk_min_side = 16.0f;
@@ -96,6 +101,7 @@ fr_status fr_engine_create(const fr_engine_config *cfg, fr_engine **out, fr_erro
   default_tunables(&e->tun);
   fr_status st;
   if ((st = load_one(e, "faceplugin/fr_detect.onnx", 1, &e->det, err)) ||
+      (st = load_one(e, "expo/rnet.tflite", 0, &e->rnet, err)) ||
       (st = load_one(e, "expo/onet.tflite", 0, &e->onet, err)) ||
       (st = load_one(e, "faceplugin/fr_landmark.onnx", 0, &e->lmk68, err)) ||
       (st = load_one(e, "faceplugin/fr_feature.onnx", 0, &e->feat, err))) {
@@ -109,6 +115,7 @@ fr_status fr_engine_create(const fr_engine_config *cfg, fr_engine **out, fr_erro
 void fr_engine_free(fr_engine *e) {
   if (!e) return;
   fr_model_free(e->det);
+  fr_model_free(e->rnet);
   fr_model_free(e->onet);
   fr_model_free(e->lmk68);
   fr_model_free(e->feat);
@@ -141,7 +148,8 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
     fr_worker_free(w);
     return fr_error_set(err, FR_ERR_NOMEM, "out of memory");
   }
-  if ((st = fr_session_create(e->onet, tp, &w->onet, err)) ||
+  if ((st = fr_session_create(e->rnet, tp, &w->rnet, err)) ||
+      (st = fr_session_create(e->onet, tp, &w->onet, err)) ||
       (st = fr_session_create(e->lmk68, tp, &w->lmk68, err)) ||
       (st = fr_session_create(e->feat, tp, &w->feat, err))) {
     fr_worker_free(w);
@@ -149,6 +157,7 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
   }
   /* every session of the worker runs in one activation arena: a stage reads its
    * outputs (views into the arena) before the next stage runs */
+  fr__session_use_pool(w->rnet, w->det_pool);
   fr__session_use_pool(w->onet, w->det_pool);
   fr__session_use_pool(w->lmk68, w->det_pool);
   fr__session_use_pool(w->feat, w->det_pool);
@@ -159,6 +168,7 @@ fr_status fr_worker_create(const fr_engine *e, fr_threadpool *tp, fr_worker **ou
 void fr_worker_free(fr_worker *w) {
   if (!w) return;
   for (int i = 0; i < FR__DET_SESSIONS; i++) fr_session_free(w->det[i].s);
+  fr_session_free(w->rnet);
   fr_session_free(w->onet);
   fr_session_free(w->lmk68);
   fr_session_free(w->feat);

@@ -45,12 +45,22 @@ typedef struct fr__tunables {
   float nms_iou;          /* greedy NMS IoU threshold */
   int box_vote;           /* 1: each kept box = score-weighted mean of the boxes it suppressed (IoU >= vote_iou) */
   float vote_iou;
-  /* Verification: a face with detector score >= verify_from and box side >=
-   * verify_min_side whose onet face probability p is below verify_p gets its
-   * score multiplied by p / verify_p; RFB-320 gives dog faces scores near 1,
-   * onet does not (docs/models.md). */
+  /* Verification (rescoring): a face with detector score s >= rnet_from gets
+   * s^(1 - rnet_exp - onet_exp) * r^rnet_exp * o^onet_exp, where r is MTCNN
+   * rnet's face probability and o onet's (faces with s >= onet_from and a box
+   * side >= verify_min_side; otherwise o = r); below rnet_from the detector's
+   * score stays. RFB-320 gives dog faces scores near 1, and its confident
+   * non-faces and unsure faces are set apart (docs/models.md). 0: off. */
   int verify;
-  float verify_from, verify_min_side, verify_p;
+  float rnet_from, onet_from, verify_min_side, rnet_exp, onet_exp;
+  /* rnet / onet see a square of verify_crop x the box's mean side: max(w,h)
+   * took in too much around the detector's tall boxes (onet 0.08 on LFW's
+   * Paul_Newman_0001) */
+  float verify_crop;
+  /* Boxes with a longer side below tiny_side pixels get their score times
+   * tiny_factor: at that size a box rarely overlaps the face by IoU 0.5
+   * (docs/models.md); 0 / 1: off. */
+  float tiny_side, tiny_factor;
   fr__landmarker landmarker;
   float lmk_min_score;    /* faces below this score get geometric landmarks (no network run) */
   float lmk_min_side;     /* ... and so do faces with a box side below this (pixels) */
@@ -73,7 +83,7 @@ typedef struct fr__cand {
 struct fr_engine {
   fr_engine_config cfg;
   char models_dir[1024];
-  fr_model *det, *onet, *lmk68, *feat;
+  fr_model *det, *rnet, *onet, *lmk68, *feat;
   fr__tunables tun;
 };
 
@@ -127,7 +137,7 @@ struct fr_worker {
   fr__det_session det[FR__DET_SESSIONS];
   struct fr__arena_pool *det_pool; /* the detector sessions' shared activation arena */
   unsigned long tick;
-  fr_session *onet, *lmk68, *feat;
+  fr_session *rnet, *onet, *lmk68, *feat;
   float *buf;       /* network input scratch, grown to the largest input seen */
   size_t buf_cap;   /* floats */
   uint8_t *bytes;   /* byte scratch (the detector's shrunk pyramid image), grown as needed */
@@ -172,6 +182,8 @@ size_t fr__detect_prior_count(int in_w, int in_h);
 
 /* 5 landmarks for each face (in place), by the engine's landmarker. */
 fr_status fr__landmarks(fr_worker *w, const fr_image *img, fr_face *faces, int n, fr_error *err);
+/* MTCNN rnet on the square around f's box: its face probability. */
+fr_status fr__rnet(fr_worker *w, const fr_image *img, const fr_face *f, float *prob, fr_error *err);
 /* MTCNN onet on the square around f's box: face probability (prob may be
  * NULL) and, if set_landmarks, the 5 landmarks written into f. */
 fr_status fr__onet(fr_worker *w, const fr_image *img, fr_face *f, int set_landmarks, float *prob,

@@ -68,28 +68,60 @@ void fr__landmarks_from_box(fr_face *f) {
   }
 }
 
-/* Runs onet on the square around f's box: face probability into *prob and,
- * if set_landmarks, the 5 points into f. */
-fr_status fr__onet(fr_worker *w, const fr_image *img, fr_face *f, int set_landmarks, float *prob,
-                   fr_error *err) {
-  const float side = fmaxf(f->w, f->h) * w->e->tun.onet_pad;
-  const float x0 = f->x + f->w * 0.5f - side * 0.5f, y0 = f->y + f->h * 0.5f - side * 0.5f;
-  const float step = side / 48.0f;
-  fr_status st = fr__worker_buf(w, 48 * 48 * 3, err);
+/* MTCNN input: a square around f's centre, sampled at n x n, (p - 127.5) /
+ * 128, transposed ([x][y]: the Caffe models' order), into w->buf; its side is
+ * verify_crop times the box's mean side for verification, max(w,h) * onet_pad
+ * for landmarks. Returns the square's corner and side. */
+static fr_status mtcnn_crop(fr_worker *w, const fr_image *img, const fr_face *f, int n, int verify,
+                            float *x0, float *y0, float *side, fr_error *err) {
+  const fr__tunables *t = &w->e->tun;
+  *side = verify ? t->verify_crop * 0.5f * (f->w + f->h) : fmaxf(f->w, f->h) * t->onet_pad;
+  *x0 = f->x + f->w * 0.5f - *side * 0.5f;
+  *y0 = f->y + f->h * 0.5f - *side * 0.5f;
+  const float step = *side / (float)n;
+  fr_status st = fr__worker_buf(w, (size_t)n * (size_t)n * 3, err);
   if (st) return st;
   float *in = w->buf;
-  for (int v = 0; v < 48; v++) {
-    for (int u = 0; u < 48; u++) {
+  for (int v = 0; v < n; v++) {
+    for (int u = 0; u < n; u++) {
       float px[3];
-      sample_clamped(img, x0 + ((float)u + 0.5f) * step - 0.5f, y0 + ((float)v + 0.5f) * step - 0.5f, px);
-      float *o = in + ((size_t)u * 48 + (size_t)v) * 3; /* transposed: [x][y] */
+      sample_clamped(img, *x0 + ((float)u + 0.5f) * step - 0.5f, *y0 + ((float)v + 0.5f) * step - 0.5f, px);
+      float *o = in + ((size_t)u * (size_t)n + (size_t)v) * 3;
       o[0] = (px[0] - 127.5f) * (1.0f / 128.0f);
       o[1] = (px[1] - 127.5f) * (1.0f / 128.0f);
       o[2] = (px[2] - 127.5f) * (1.0f / 128.0f);
     }
   }
+  return FR_OK;
+}
+
+fr_status fr__rnet(fr_worker *w, const fr_image *img, const fr_face *f, float *prob, fr_error *err) {
+  float x0, y0, side;
+  fr_status st = mtcnn_crop(w, img, f, 24, 1, &x0, &y0, &side, err);
+  if (st) return st;
+  static const int64_t shape[4] = {1, 24, 24, 3};
+  if ((st = fr_session_set_input(w->rnet, 0, w->buf, shape, 4, err)) || (st = fr_session_run(w->rnet, err)))
+    return st;
+  /* outputs: the face probabilities (2) and the box offsets (4), in either order */
+  fr_tensor_view p = {0};
+  for (int i = 0; i < 2; i++)
+    if ((st = fr_session_output(w->rnet, i, &p, err)) || p.count == 2) break;
+  if (st) return st;
+  if (p.count != 2) return fr_error_set(err, FR_ERR_INTERNAL, "rnet.tflite: no 2-value score output");
+  *prob = p.data[1];
+  return FR_OK;
+}
+
+/* Runs onet on the square around f's box: face probability into *prob and,
+ * if set_landmarks, the 5 points into f (the landmarker's crop; otherwise the
+ * verification's). */
+fr_status fr__onet(fr_worker *w, const fr_image *img, fr_face *f, int set_landmarks, float *prob,
+                   fr_error *err) {
+  float x0, y0, side;
+  fr_status st = mtcnn_crop(w, img, f, 48, !set_landmarks, &x0, &y0, &side, err);
+  if (st) return st;
   static const int64_t shape[4] = {1, 48, 48, 3};
-  if ((st = fr_session_set_input(w->onet, 0, in, shape, 4, err)) || (st = fr_session_run(w->onet, err)))
+  if ((st = fr_session_set_input(w->onet, 0, w->buf, shape, 4, err)) || (st = fr_session_run(w->onet, err)))
     return st;
   fr_tensor_view l, p;
   if ((st = fr_session_output(w->onet, 0, &p, err)) || (st = fr_session_output(w->onet, 2, &l, err))) return st;
