@@ -25,7 +25,7 @@
  * After the main table, a per-stage table (1T): for each set, the mean over
  * its images of the mean ms per call spent in each stage during the timed
  * runs (JPEG decode, then the worker's own stage clocks: pyramid resize,
- * detector network, head decoding, NMS, onet verification, landmarks,
+ * detector network, head decoding, NMS, rnet/onet rescoring, landmarks,
  * alignment warp, fr_feature), and what is left of the 1T median.
  *
  * usage: bench_pipeline [--runs N] [--lfw N] [--no-peers] [--demo DIR]
@@ -413,7 +413,7 @@ int main(int argc, char **argv) {
     }
   }
   static const char *const stage_names[FR__ST_COUNT + 1] = {
-      "JPEG decode", "pyramid resize", "detector net", "head decoding", "NMS", "onet verify",
+      "JPEG decode", "pyramid resize", "detector net", "head decoding", "NMS", "rnet+onet rescoring",
       "landmarks", "align", "fr_feature"};
   printf("\nper stage, 1T: mean over the set's images of the mean ms per call in the timed runs "
          "(\"rest\" = 1T median minus the stages: fr_detect's bookkeeping, frees, clock noise)\n\n");

@@ -95,7 +95,7 @@ typedef enum fr__stage {
   FR__ST_NET,        /* detector network runs (a new canvas shape's planning included) */
   FR__ST_DECODE,     /* raw heads -> candidates, per-level size filter */
   FR__ST_NMS,        /* sort + NMS + box voting */
-  FR__ST_VERIFY,     /* onet verification */
+  FR__ST_VERIFY,     /* rnet / onet rescoring */
   FR__ST_LANDMARKS,  /* fr_landmark (crop + network) */
   FR__ST_ALIGN,      /* 112x112 warp */
   FR__ST_EMBED,      /* fr_feature (input + network) */
