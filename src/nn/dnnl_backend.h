@@ -22,7 +22,10 @@
  * the layout oneDNN chooses, bias and the clamp (relu / clip post-op) fused.
  * It runs on the calling thread only (OpenMP thread count 1 around every
  * oneDNN call, the caller's setting restored), so different ops may run
- * concurrently on different threads. Not thread-safe per object.
+ * concurrently on different threads. Not thread-safe per object. Creations
+ * are serialized process-wide: oneDNN 2.6.3 built wrong primitives now and
+ * then when two threads created them at once in a fresh process
+ * (dnnl_backend.c, tests/face/test_face_threads.c).
  *
  * Memory (docs/benchmarks.md, "Fourth run"): the reordered (and, for bf16,
  * rounded) weights and the bias are shared by every convolution that needs
