@@ -16,11 +16,7 @@
 # Under ASan/UBSan builds any sanitizer report in the server's stderr fails.
 set -u
 
-BIN=${FR_FACEREC:-./facerec}
-SRC=${FR_SOURCE_DIR:-.}
-SHARED=${FR_SHARED_DIR:-$SRC/../shared}
-export FR_MODELS_DIR=${FR_MODELS_DIR:-$SRC/models}
-CLIP=$SHARED/data/videos/short_hamilton_clip.mp4
+. "$(dirname "$0")/../video/lib.sh"
 FACE=$SHARED/data/samples/face_recognition/examples/lin-manuel-miranda.png
 WHO=lin-manuel-miranda
 

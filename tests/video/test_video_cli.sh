@@ -9,12 +9,7 @@
 # unreachable stream, usage errors): exit status and message.
 set -u
 
-BIN=${FR_FACEREC:-./facerec}
-SRC=${FR_SOURCE_DIR:-.}
-SHARED=${FR_SHARED_DIR:-$SRC/../shared}
-export FR_MODELS_DIR=${FR_MODELS_DIR:-$SRC/models}
-CLIP=$SHARED/data/videos/short_hamilton_clip.mp4
-LIN=$SHARED/data/samples/face_recognition/examples/lin-manuel-miranda.png
+. "$(dirname "$0")/lib.sh"
 for need in "$BIN" "$CLIP" "$LIN" "$FR_MODELS_DIR"; do
   [ -e "$need" ] || { echo "missing $need" >&2; exit 1; }
 done
@@ -23,32 +18,6 @@ command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)" >&2; ex
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 DB=$T/g.db
-fails=0
-checks=0
-
-check() { # check DESCRIPTION CONDITION-COMMAND...
-  local desc=$1
-  shift
-  checks=$((checks + 1))
-  if ! "$@"; then
-    echo "FAIL: $desc" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# run EXPECTED_RC ARGS... : stdout in $T/out, stderr in $T/err
-run() {
-  local want=$1
-  shift
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  checks=$((checks + 1))
-  if [ "$rc" != "$want" ]; then
-    echo "FAIL: facerec $* exited $rc, expected $want; stderr:" >&2
-    head -5 "$T/err" >&2
-    fails=$((fails + 1))
-  fi
-}
 
 run 0 enroll --subject lin_manuel_miranda "$LIN" --db "$DB"
 

@@ -12,12 +12,7 @@
 #    attempts, a message that says so, in bounded time.
 set -u
 
-BIN=${FR_FACEREC:-./facerec}
-SRC=${FR_SOURCE_DIR:-.}
-SHARED=${FR_SHARED_DIR:-$SRC/../shared}
-export FR_MODELS_DIR=${FR_MODELS_DIR:-$SRC/models}
-CLIP=$SHARED/data/videos/short_hamilton_clip.mp4
-LIN=$SHARED/data/samples/face_recognition/examples/lin-manuel-miranda.png
+. "$(dirname "$0")/lib.sh"
 for need in "$BIN" "$CLIP" "$LIN" "$FR_MODELS_DIR"; do
   [ -e "$need" ] || { echo "missing $need" >&2; exit 1; }
 done
@@ -32,36 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 DB=$T/g.db
-fails=0
-checks=0
 
-check() { # check DESCRIPTION CONDITION-COMMAND...
-  local desc=$1
-  shift
-  checks=$((checks + 1))
-  if ! "$@"; then
-    echo "FAIL: $desc" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# run EXPECTED_RC ARGS... : stdout in $T/out, stderr in $T/err, seconds in $SECS
-run() {
-  local want=$1
-  shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  t1=$(date +%s.%N)
-  SECS=$(echo "$t1 - $t0" | bc)
-  checks=$((checks + 1))
-  if [ "$rc" != "$want" ]; then
-    echo "FAIL: facerec $* exited $rc, expected $want; stderr:" >&2
-    head -5 "$T/err" >&2
-    fails=$((fails + 1))
-  fi
-}
 summary() { jq -c 'select(.event == "summary")' "$T/out"; }
 
 run 0 enroll --subject lin_manuel_miranda "$LIN" --db "$DB"
@@ -131,14 +97,16 @@ SERVER_PID=
 # ---- a closed port: gives up after --reconnect attempts ----
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 run 1 video "http://127.0.0.1:$port/x" --db "$DB"
-check "closed port, not --realtime: at once" bash -c "(( \$(echo '$SECS < 10' | bc) )) && ! grep -q 'gave up' '$T/err'"
+check "closed port, not --realtime: at once" secs_within 0 10
+check "closed port, not --realtime: no retries" bash -c "! grep -q 'gave up' '$T/err'"
 check "closed port, not --realtime: message" grep -q "http://127.0.0.1:$port/x: cannot open" "$T/err"
 run 1 video "http://127.0.0.1:$port/x" --db "$DB" --reconnect 2 --realtime
 echo "closed port: $(cat "$T/err") ($SECS s)"
 check "closed port: message" grep -q "http://127.0.0.1:$port/x: cannot open.*gave up after 2 reconnection attempts" "$T/err"
-check "closed port: back-off 0.5 + 1 s, bounded" bash -c "(( \$(echo '$SECS >= 1.4 && $SECS < 20' | bc) ))"
+check "closed port: back-off 0.5 + 1 s, bounded" secs_within 1.4 20
 run 1 video "http://127.0.0.1:$port/x" --db "$DB" --reconnect 0 --realtime
-check "closed port, --reconnect 0: at once" bash -c "(( \$(echo '$SECS < 10' | bc) )) && ! grep -q 'gave up' '$T/err'"
+check "closed port, --reconnect 0: at once" secs_within 0 10
+check "closed port, --reconnect 0: no retries" bash -c "! grep -q 'gave up' '$T/err'"
 
 echo "$checks checks, $fails failed"
 [ "$fails" = 0 ]

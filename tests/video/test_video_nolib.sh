@@ -5,11 +5,7 @@
 # LD_LIBRARY_PATH stands in for a broken or missing FFmpeg.
 set -u
 
-BIN=${FR_FACEREC:-./facerec}
-SRC=${FR_SOURCE_DIR:-.}
-SHARED=${FR_SHARED_DIR:-$SRC/../shared}
-export FR_MODELS_DIR=${FR_MODELS_DIR:-$SRC/models}
-CLIP=$SHARED/data/videos/short_hamilton_clip.mp4
+. "$(dirname "$0")/lib.sh"
 [ -e "$BIN" ] && [ -e "$CLIP" ] || { echo "missing $BIN or $CLIP" >&2; exit 1; }
 
 T=$(mktemp -d)
@@ -21,7 +17,6 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 so=$(strings "$BIN" | grep -m1 -E '^libavcodec\.so\.[0-9]+$')
 [ -n "$so" ] || { echo "no libavcodec soname in $BIN" >&2; exit 1; }
 echo "not a shared object" >"$T/$so"
-LIN=$SHARED/data/samples/face_recognition/examples/lin-manuel-miranda.png
 "$BIN" enroll --subject lin "$LIN" --db "$T/g.db" >/dev/null 2>"$T/err" || { cat "$T/err"; exit 1; }
 
 LD_LIBRARY_PATH=$T "$BIN" video "$CLIP" --db "$T/g.db" --max-frames 5 >"$T/out" 2>"$T/err"
