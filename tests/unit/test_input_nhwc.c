@@ -35,6 +35,21 @@ static float *make_input(int c, int h, int w, unsigned seed) {
   return x;
 }
 
+/* Copies of the named outputs of the last run (count[k] values each). */
+static int collect(fr_session *s, const char *const *names, int n, float **out, size_t *count) {
+  fr_error err;
+  for (int k = 0; k < n; k++) {
+    fr_tensor_view v;
+    fr_status st = fr_session_get(s, names[k], &v, &err);
+    CHECK_MSG(st == FR_OK, "%s", err.msg);
+    if (st) return 0;
+    out[k] = malloc(v.count * sizeof(float));
+    memcpy(out[k], v.data, v.count * sizeof(float));
+    count[k] = v.count;
+  }
+  return 1;
+}
+
 /* Runs s on x (NCHW) through the NHWC path; copies the named outputs. */
 static int run_nhwc(fr_session *s, const float *x, int c, int h, int w, const char *const *names, int n,
                     float **out, size_t *count) {
@@ -49,16 +64,7 @@ static int run_nhwc(fr_session *s, const float *x, int c, int h, int w, const ch
       for (int ch = 0; ch < c; ch++) in[((size_t)y * w + xx) * c + ch] = x[((size_t)ch * h + y) * w + xx];
   st = fr_session_run(s, &err);
   CHECK_MSG(st == FR_OK, "%s", err.msg);
-  for (int k = 0; k < n && !st; k++) {
-    fr_tensor_view v;
-    st = fr_session_get(s, names[k], &v, &err);
-    CHECK_MSG(st == FR_OK, "%s", err.msg);
-    if (st) break;
-    out[k] = malloc(v.count * sizeof(float));
-    memcpy(out[k], v.data, v.count * sizeof(float));
-    count[k] = v.count;
-  }
-  return st == FR_OK;
+  return st == FR_OK && collect(s, names, n, out, count);
 }
 
 static int run_nchw(fr_session *s, const float *x, int c, int h, int w, const char *const *names, int n,
@@ -68,16 +74,7 @@ static int run_nchw(fr_session *s, const float *x, int c, int h, int w, const ch
   fr_status st = fr_session_set_input(s, 0, x, shape, 4, &err);
   if (!st) st = fr_session_run(s, &err);
   CHECK_MSG(st == FR_OK, "%s", err.msg);
-  for (int k = 0; k < n && !st; k++) {
-    fr_tensor_view v;
-    st = fr_session_get(s, names[k], &v, &err);
-    CHECK_MSG(st == FR_OK, "%s", err.msg);
-    if (st) break;
-    out[k] = malloc(v.count * sizeof(float));
-    memcpy(out[k], v.data, v.count * sizeof(float));
-    count[k] = v.count;
-  }
-  return st == FR_OK;
+  return st == FR_OK && collect(s, names, n, out, count);
 }
 
 static void same_outputs(float **a, size_t *na, float **b, size_t *nb, int n, const char *what) {
