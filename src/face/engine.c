@@ -38,7 +38,7 @@ static void default_tunables(fr__tunables *t) {
   t->level_max[1] = 100;
   t->max_scale = 0; /* measured, not taken: docs/models.md */
   t->max_scale_floor = 400;
-  t->nms_iou = 0.4f;
+  t->nms_iou = 0.45f;
   t->box_vote = 1;
   t->vote_iou = 0.5f;
   t->verify = 1;
