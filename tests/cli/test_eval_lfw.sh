@@ -2,7 +2,8 @@
 # The issue's LFW check through the real binary: the threshold chosen on View 1
 # DevTrain (2,200 pairs), accuracy measured on DevTest (1,000 pairs), the whole
 # pipeline from the raw 250x250 images (~5,000 distinct images, each embedded
-# once; about 40 s of CPU). Asserts accuracy >= 0.992 and the JSON shape.
+# once; about 40 s of CPU). Asserts accuracy >= 0.992 and the JSON shape; then DevTrain again at the default
+# threshold, which must follow its documented rule.
 set -u
 
 BIN=${FR_FACEREC:-./facerec}
@@ -53,6 +54,16 @@ acc=$(awk -F, -v t="$(jq .threshold "$T/out.json")" 'NR > 1 {
         n++; if ($3 != "" && (($3 >= t) == ($2 == 1))) c++ } END { printf "%.6f", c / n }' "$T/scores.csv")
 check "accuracy agrees with --scores ($acc)" "(.accuracy - $acc) | fabs < 1e-6" "$T/out.json"
 [ "$(wc -l <"$T/scores.csv")" -eq 1001 ] || { echo "FAIL --scores should hold 1000 pairs" >&2; fails=$((fails + 1)); }
+
+# The default threshold is the documented rule on DevTrain (src/face/engine.c): the smallest multiple of
+# 0.01 above the second-highest different-person similarity (at most 1 false accept in 1,100: FAR < 1e-3).
+# A one-fold pairs file is decided at the default threshold, which the JSON reports.
+"$BIN" eval lfw --pairs "$LFW/pairsDevTrain.txt" --images "$LFW/images" --json --threads 2 \
+  --scores "$T/train.csv" >"$T/train.json" 2>"$T/err.txt" || { cat "$T/err.txt" >&2; exit 1; }
+s2=$(awk -F, 'NR > 1 && $2 == 0 && $3 != "" {print $3}' "$T/train.csv" | sort -gr | sed -n 2p)
+echo "DevTrain at the default threshold: $(cat "$T/train.json"); second-highest negative $s2"
+check "default threshold = the second-highest DevTrain negative ($s2) rounded up to 0.01" \
+  "(.threshold > $s2) and (.threshold - 0.01 <= $s2 + 1e-6) and .pairs == 2200" "$T/train.json"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all LFW eval checks passed"
