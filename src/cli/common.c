@@ -449,20 +449,14 @@ int fr__cli_run(const fr__cli *c, const fr_engine *e, size_t n, fr__cli_work_fn 
   fr_error err = {{0}};
   if (n == 0) return 0;
   if (c->threads <= 1 || n == 1) {
-    fr_threadpool *tp = NULL;
-    if (c->threads > 1 && !(tp = fr_threadpool_create(c->threads)))
-      return fr__cli_fail(c, "cannot start %d threads", c->threads);
     fr_worker *w = NULL;
-    if (fr_worker_create(e, tp, &w, &err) != FR_OK) {
-      fr_threadpool_free(tp);
+    if (fr_worker_create(e, NULL, &w, &err) != FR_OK)
       return fr__cli_fail(c, "cannot create a worker: %s", err.msg);
-    }
     for (size_t i = 0; i < n; i++) {
       work(ctx, w, i);
       emit(ctx, i);
     }
     fr_worker_free(w);
-    fr_threadpool_free(tp);
     return 0;
   }
   size_t nt = (size_t)c->threads < n ? (size_t)c->threads : n;

@@ -116,9 +116,13 @@ fr_status fr__cli_load(const char *path, fr_image *img, uint8_t sha256[32], fr_e
 /* ---- the per-image runner ---- */
 /* work(ctx, w, i) runs on some thread with that thread's worker; emit(ctx, i)
  * runs on the calling thread, for i = 0..n-1 in order, after work(i) returned.
- * threads <= 1 or n <= 1: one worker (with an nn thread pool of `threads`) does
- * everything on the calling thread. Returns 0, or 1 (message printed) when the
- * workers cannot be created. */
+ * Every worker is single-threaded (min(threads, n) of them, one image each at a
+ * time): the engine's single-threaded sessions use oneDNN and bf16 where a
+ * pooled one would not, so a pool would make an image's boxes and embedding
+ * depend on --threads and on how many images came with it (and a 2-thread pool
+ * is slower than one thread on this hardware: docs/benchmarks.md). threads <= 1
+ * or n <= 1: one worker on the calling thread. Returns 0, or 1 (message
+ * printed) when the workers cannot be created. */
 typedef void (*fr__cli_work_fn)(void *ctx, fr_worker *w, size_t i);
 typedef void (*fr__cli_emit_fn)(void *ctx, size_t i);
 int fr__cli_run(const fr__cli *c, const fr_engine *e, size_t n, fr__cli_work_fn work,

@@ -116,6 +116,12 @@ ok "recognize: named faces reach the threshold" jqall '[.faces[] | select(.subje
    | all(. > 0.2)' "$T/rec.jsonl"
 run 0 recognize "$KNN/test" --db "$DB" --json --threads 1
 ok "recognize: same output at 1 and 2 threads" diff "$T/rec.jsonl" "$T/out"
+# one image alone (default --threads) gives the same line as in a batch: an image's boxes and embedding do not
+# depend on --threads or on the other images (every CLI worker is single-threaded)
+run 0 embed "$KNN/test/obama_and_biden.jpg" --json --threads 2
+cp "$T/out" "$T/one.jsonl"
+run 0 embed "$KNN/test/kit_with_rose.jpg" "$KNN/test/obama_and_biden.jpg" --json --threads 2
+ok "embed: one image alone = the same image in a batch" diff "$T/one.jsonl" <(sed -n 2p "$T/out")
 run 0 recognize "$KNN/test/obama1.jpg" --db "$DB" --threshold 1
 ok "--threshold 1: nobody named" bash -c "! grep -q ' obama ' '$T/out'"
 ok "text output names obama" bash -c "$(printf '%q' "$BIN") recognize '$KNN/test/obama1.jpg' --db '$DB' | grep -q ' obama '"
