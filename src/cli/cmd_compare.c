@@ -21,7 +21,7 @@ static const char usage[] =
     "  --threshold T  decision threshold on the similarity, -1 to 1 (default: the\n"
     "                 recognizer's, chosen on LFW View 1 DevTrain at FAR <= 1e-3)\n"
     "  --models DIR   model directory (default $FR_MODELS_DIR, else ./models)\n"
-    "  --threads N    threads (default: cores, at most 4)\n"
+    "  --threads N    images processed in parallel (default: cores, at most 4)\n"
     "\n"
     "Exit status: 0 (same or different); 1 when an image cannot be read or has no\n"
     "face; 2 on usage errors.\n";
