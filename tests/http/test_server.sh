@@ -26,75 +26,7 @@ for tool in curl jq; do
   command -v $tool >/dev/null || { echo "$tool is needed (scripts/install-deps)" >&2; exit 1; }
 done
 
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-checks=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
-check() { # check DESCRIPTION EXPECTED ACTUAL
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-}
-check_match() { # check_match DESCRIPTION REGEX ACTUAL
-  checks=$((checks + 1))
-  [[ $3 =~ $2 ]] || fail "$1: '${3:0:300}' does not match /$2/"
-}
-
-# start_server NAME ARGS...: runs facerec serve on 127.0.0.1, a free port;
-# sets PORT, SPID, URL. Waits for the "listening" line, then for /healthz.
-start_server() {
-  local name=$1
-  shift
-  "$BIN" serve --listen 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  SPID=$!
-  PIDS+=("$SPID")
-  PORT=
-  for _ in $(seq 1 600); do # up to 60 s (model loading under sanitizers)
-    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$T/$name.out" | head -1)
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$PORT" ]; then
-    echo "server $name did not start:" >&2
-    cat "$T/$name.out" "$T/$name.err" >&2
-    exit 1
-  fi
-  URL=http://127.0.0.1:$PORT
-  for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "server $name: /healthz never answered" >&2
-  exit 1
-}
-
-# stop_server NAME: SIGTERM; the server must exit 0 within 40 s without sanitizer reports.
-stop_server() {
-  local name=$1 rc
-  kill -TERM "$SPID"
-  for _ in $(seq 1 400); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-  wait "$SPID"
-  rc=$?
-  check "$name: exit status after SIGTERM" 0 "$rc"
-  sanitizer_check "$name"
-}
-
-sanitizer_check() {
-  if grep -qE "Sanitizer|runtime error:" "$T/$1.err"; then
-    fail "$1: sanitizer report:"
-    grep -m1 -A30 -E "Sanitizer|runtime error:" "$T/$1.err" >&2
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # req ARGS...: curl with status in $CODE, body in $T/body, headers in $T/hdr.
 req() {

@@ -27,66 +27,7 @@ for tool in curl jq head; do
   command -v $tool >/dev/null || { echo "$tool is needed (scripts/install-deps)" >&2; exit 1; }
 done
 
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-checks=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
-check() { # check DESCRIPTION EXPECTED ACTUAL
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-}
-check_match() { # check_match DESCRIPTION REGEX ACTUAL
-  checks=$((checks + 1))
-  [[ $3 =~ $2 ]] || fail "$1: '${3:0:300}' does not match /$2/"
-}
-
-# start_server NAME ARGS...: facerec serve on 127.0.0.1, a free port; sets SPID, URL.
-start_server() {
-  local name=$1 port=
-  shift
-  "$BIN" serve --listen 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  SPID=$!
-  PIDS+=("$SPID")
-  for _ in $(seq 1 600); do # up to 60 s (model loading under sanitizers)
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$T/$name.out" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$port" ]; then
-    echo "server $name did not start:" >&2
-    cat "$T/$name.out" "$T/$name.err" >&2
-    exit 1
-  fi
-  URL=http://127.0.0.1:$port
-}
-
-# stop_server NAME: SIGTERM; exit 0 within 30 s, no sanitizer report. Sets STOP_MS.
-stop_server() {
-  local name=$1 rc t0
-  t0=$(date +%s%N)
-  kill -TERM "$SPID"
-  for _ in $(seq 1 300); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-  wait "$SPID"
-  rc=$?
-  STOP_MS=$((($(date +%s%N) - t0) / 1000000))
-  check "$name: exit status after SIGTERM" 0 "$rc"
-  grep -q "facerec serve: stopped" "$T/$name.err" || fail "$name: no 'stopped' line"
-  if grep -qE "Sanitizer|runtime error:" "$T/$name.err"; then
-    fail "$name: sanitizer report:"
-    grep -m1 -A30 -E "Sanitizer|runtime error:" "$T/$name.err" >&2
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 KEYH=()
 # req ARGS...: curl with status in $CODE, body in $T/body.
