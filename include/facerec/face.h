@@ -67,6 +67,11 @@ void fr_worker_free(fr_worker *w);
 fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face *faces,
                     int max_faces, int *n_faces, fr_error *err);
 
+/* Reorders faces largest box first (area; equal areas: higher score first), the
+ * order the CLI and the HTTP API report them in (CompreFace lists the biggest
+ * faces first; the first face is then the one `compare` and `enroll` use). */
+void fr_faces_sort_largest_first(fr_face *faces, int n);
+
 /* Detection with a lighter pyramid (video frames, where speed matters and
  * faces worth recognizing are not tiny): levels whose longer side would exceed
  * max_side are capped to it (0: the engine's detector_max_side) and only the

@@ -757,6 +757,7 @@ void fr__cli_analyze(fr_worker *w, const fr_engine *e, const char *path, float m
   } else if ((a->st = fr_detect(w, &img, min_score, buf, FR_FACES_MAX, &n, &inner)) != FR_OK) {
     fr_error_set(&err, a->st, "%s: detection failed: %s", path, inner.msg);
   } else if (n > 0) {
+    fr_faces_sort_largest_first(buf, n); /* reported largest first, like the HTTP API */
     a->faces = malloc((size_t)n * sizeof *a->faces);
     if (!a->faces)
       a->st = fr_error_set(&err, FR_ERR_NOMEM, "%s: out of memory", path);

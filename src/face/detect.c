@@ -675,6 +675,17 @@ static fr_status detect_impl(fr_worker *w, const fr_image *img, float min_score,
   return FR_OK;
 }
 
+static int cmp_largest_first(const void *a, const void *b) {
+  const fr_face *x = a, *y = b;
+  const float ax = x->w * x->h, ay = y->w * y->h;
+  if (ax != ay) return ax < ay ? 1 : -1;
+  return (x->score < y->score) - (x->score > y->score);
+}
+
+void fr_faces_sort_largest_first(fr_face *faces, int n) {
+  if (faces && n > 1) qsort(faces, (size_t)n, sizeof *faces, cmp_largest_first);
+}
+
 fr_status fr_detect(fr_worker *w, const fr_image *img, float min_score, fr_face *faces,
                     int max_faces, int *n_faces, fr_error *err) {
   return detect_impl(w, img, min_score, 0, 0, faces, max_faces, n_faces, err);

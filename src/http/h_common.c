@@ -435,12 +435,6 @@ json_t *fr__json_round(double v, int digits) {
   return json_real(round(v * s) / s);
 }
 
-static int cmp_area_desc(const void *a, const void *b) {
-  const fr_face *x = a, *y = b;
-  float ax = x->w * x->h, ay = y->w * y->h;
-  return ax < ay ? 1 : ax > ay ? -1 : 0;
-}
-
 bool fr__analyze(const fr_http_ctx *ctx, int worker, const uint8_t *data, size_t len,
                  const fr__analyze_opts *o, fr__analysis *a, fr__herr *e) {
   memset(a, 0, sizeof *a);
@@ -465,10 +459,9 @@ bool fr__analyze(const fr_http_ctx *ctx, int worker, const uint8_t *data, size_t
   if (a->n < 0) a->n = 0;
   if (a->n > FR_FACES_MAX) a->n = FR_FACES_MAX;
   fr_http_metrics_faces_detected(a->n);
-  if (o->limit > 0 && a->n > 0) {
-    qsort(a->faces, (size_t)a->n, sizeof *a->faces, cmp_area_desc);
-    if (a->n > o->limit) a->n = o->limit;
-  }
+  /* largest first, as CompreFace; `limit` keeps the largest */
+  fr_faces_sort_largest_first(a->faces, a->n);
+  if (o->limit > 0 && a->n > o->limit) a->n = o->limit;
   if (!o->embed || a->n == 0) return true;
 
   a->emb = malloc((size_t)a->n * (size_t)a->dim * sizeof *a->emb);

@@ -112,6 +112,8 @@ ok "recognize: face object shape" jqall '(keys == ["faces","height","image","wid
    (.faces | all(keys == ["box","landmarks","score","similarity","subject"] and
    (.box | keys == ["h","w","x","y"]) and (.landmarks | length == 5 and all(length == 2)) and
    (.similarity >= -1 and .similarity <= 1)))' "$T/rec.jsonl"
+ok "recognize: faces listed largest box first" jqall '[.faces[] | .box.w * .box.h] as $a |
+   [range(1; $a | length) | $a[. - 1] >= $a[.] - 1] | all' "$T/rec.jsonl"
 ok "recognize: named faces reach the threshold" jqall '[.faces[] | select(.subject) | .similarity]
    | all(. > 0.2)' "$T/rec.jsonl"
 run 0 recognize "$KNN/test" --db "$DB" --json --threads 1

@@ -433,6 +433,24 @@ TEST(errors_propagate) {
   fr_image_free(&img);
 }
 
+TEST(sort_largest_first) {
+  /* areas 100, 400, 400, 50; the two 400s differ in score */
+  fr_face f[4];
+  memset(f, 0, sizeof f);
+  const float wh[4][2] = {{10, 10}, {20, 20}, {40, 10}, {5, 10}}, sc[4] = {0.99f, 0.7f, 0.9f, 0.8f};
+  for (int i = 0; i < 4; i++) {
+    f[i].w = wh[i][0];
+    f[i].h = wh[i][1];
+    f[i].score = sc[i];
+  }
+  fr_faces_sort_largest_first(f, 4);
+  const float want_w[4] = {40, 20, 10, 5}; /* 400 @ 0.9, 400 @ 0.7, 100, 50 */
+  for (int i = 0; i < 4; i++) CHECK_MSG(f[i].w == want_w[i], "face %d: w %g, want %g", i, f[i].w, want_w[i]);
+  fr_faces_sort_largest_first(NULL, 0); /* no-ops */
+  fr_faces_sort_largest_first(f, 1);
+  CHECK(f[0].w == 40);
+}
+
 TEST(teardown) {
   fr_worker_free(g_worker);
   fr_engine_free(g_engine);
@@ -443,4 +461,5 @@ TEST(teardown) {
 RUN_TESTS(T(align_template_is_identity), T(align_recovers_similarity), T(detect_decode_matches_graph),
           T(detect_faces_jpg), T(detect_dlib_testing_set), T(no_face_on_dogs),
           T(detect_is_repeatable_across_sizes), T(embed_same_and_different_people),
-          T(align_crop_matches_embed_crop), T(min_face_skips_fine_levels), T(errors_propagate), T(teardown))
+          T(align_crop_matches_embed_crop), T(min_face_skips_fine_levels), T(errors_propagate),
+          T(sort_largest_first), T(teardown))
