@@ -11,7 +11,9 @@
  *  - PReLU written out as elementwise ops (TFLite / TF.js exports of
  *    MobileFaceNet): y = P + c * (x - |x|) with P = relu(x) (slope 2c) or
  *    P = x (slope 1 + 2c) becomes PRELU(x, slope). With P = relu(x) the result
- *    is bit-identical (x - |x| = 2x exactly for x < 0).
+ *    is bit-identical (x - |x| = 2x exactly for x < 0). So does
+ *    y = relu(x) + c * -relu(-x) (MTCNN's TFLite rnet / onet), slope c: equal
+ *    to PRELU(x, c) but for the sign of a zero.
  *  - CONV2D / FULLY_CONNECTED absorb what follows them when they are its only
  *    input producer and have no other consumer: a per-output-channel MUL or
  *    CHANNEL_AFFINE (batch norm: weights and bias scaled), a per-channel or
@@ -65,15 +67,41 @@ static bool match_prelu(fr__graph *g, int p, int m, int *x_out, int *c_out, bool
   return true;
 }
 
+/* Tries to match add = RELU(x) + MUL(NEG(RELU(NEG(x))), c); on success sets *x, *c. */
+static bool match_prelu_neg(fr__graph *g, int p, int m, int *x_out, int *c_out) {
+  fr__node *mul = prod(g, m, FR__OP_MUL);
+  if (!mul || mul->n_in != 2) return false;
+  int c = -1, s = -1;
+  if (is_f32_const(g, mul->in[1])) c = mul->in[1], s = mul->in[0];
+  else if (is_f32_const(g, mul->in[0])) c = mul->in[0], s = mul->in[1];
+  else return false;
+  fr__node *neg1 = prod(g, s, FR__OP_NEG);
+  if (!neg1 || neg1->n_in != 1) return false;
+  fr__node *r1 = prod(g, neg1->in[0], FR__OP_RELU);
+  if (!r1 || r1->n_in != 1) return false;
+  fr__node *neg0 = prod(g, r1->in[0], FR__OP_NEG);
+  if (!neg0 || neg0->n_in != 1) return false;
+  const int x = neg0->in[0];
+  fr__node *r = prod(g, p, FR__OP_RELU);
+  if (!r || r->n_in != 1 || r->in[0] != x) return false;
+  *x_out = x;
+  *c_out = c;
+  return true;
+}
+
 static fr_status rewrite_prelu(fr__graph *g, fr_error *err) {
   for (int i = 0; i < g->n_nodes; i++) {
     fr__node *n = &g->nodes[i];
     if (n->op != FR__OP_ADD || n->n_in != 2) continue;
     int x = -1, c = -1;
-    bool relu = false;
+    bool relu = false, neg = false;
     if (!match_prelu(g, n->in[0], n->in[1], &x, &c, &relu) &&
-        !match_prelu(g, n->in[1], n->in[0], &x, &c, &relu))
-      continue;
+        !match_prelu(g, n->in[1], n->in[0], &x, &c, &relu)) {
+      if (!match_prelu_neg(g, n->in[0], n->in[1], &x, &c) &&
+          !match_prelu_neg(g, n->in[1], n->in[0], &x, &c))
+        continue;
+      neg = true;
+    }
     const fr__value *cv = &g->values[c];
     int64_t cnt = fr__shape_elems(&cv->shape);
     if (cnt < 1) continue;
@@ -94,7 +122,7 @@ static fr_status rewrite_prelu(fr__graph *g, fr_error *err) {
     fr_status st = fr__graph_add_const_uninit(g, name, FR__F32, &ss, (void **)&slope, &sv, err);
     if (st) return st;
     const float *cd = g->values[c].data;
-    for (int64_t k = 0; k < cnt; k++) slope[k] = relu ? 2.0f * cd[k] : 1.0f + 2.0f * cd[k];
+    for (int64_t k = 0; k < cnt; k++) slope[k] = neg ? cd[k] : relu ? 2.0f * cd[k] : 1.0f + 2.0f * cd[k];
     n = &g->nodes[i]; /* values may have moved, nodes not; refresh anyway */
     int *in = fr__arena_alloc(&g->arena, sizeof(int) * 2);
     if (!in) return fr_error_set(err, FR_ERR_NOMEM, "%s: out of memory", g->source);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "nn/backend.h"
+#include "nn/optimize.h"
 #include "testutil.h"
 
 #define SLACK 64 /* XNNPACK may read XNN_EXTRA_BYTES past an input */
@@ -341,6 +342,52 @@ TEST(prelu) {
   }
 }
 
+/* Load-time rewrite (nn/optimize.c): relu(x) + c * -relu(-x), MTCNN's TFLite
+ * PReLU, becomes PRELU(x, c); a chain on another value is left alone. */
+static int node_out(fr__graph *g, fr__op op, const int *in, int n_in) {
+  const int ni = add_node(g, op, in, n_in); /* before reading g->nodes: adding may move it */
+  return g->nodes[ni].out[0];
+}
+
+TEST(prelu_rewrite_neg_form) {
+  for (int variant = 0; variant < 3; variant++) {
+    fr__graph g;
+    fr__graph_init(&g, "test", "test");
+    fr__shape xs = shp(4, 1, 5, 5, 7), cs = shp(1, 7, 0, 0, 0);
+    const int x = add_in(&g, &xs), y = add_in(&g, &xs), c = add_rand_const(&g, &cs, 0.1f);
+    /* variant 2: the negative branch reads y, not x (no rewrite) */
+    const int n0 = node_out(&g, FR__OP_NEG, (int[]){variant == 2 ? y : x}, 1);
+    const int r1 = node_out(&g, FR__OP_RELU, &n0, 1);
+    const int n1 = node_out(&g, FR__OP_NEG, &r1, 1);
+    /* variant 1: the constant first in the MUL and the ADD's operands swapped */
+    const int m = node_out(&g, FR__OP_MUL, variant == 1 ? (int[]){c, n1} : (int[]){n1, c}, 2);
+    const int p = node_out(&g, FR__OP_RELU, &x, 1);
+    const int ai = add_node(&g, FR__OP_ADD, variant == 1 ? (int[]){m, p} : (int[]){p, m}, 2);
+    fr_error err = {{0}};
+    const int ins[2] = {x, y}, out = g.nodes[ai].out[0];
+    CHECK_STATUS(fr__graph_set_io(&g, ins, 2, &out, 1, &err), FR_OK);
+    CHECK_STATUS(fr__graph_optimize(&g, &err), FR_OK);
+    const fr__node *a = NULL; /* finalize sorts the nodes: find the ADD's replacement by its output */
+    for (int i = 0; i < g.n_nodes; i++)
+      if (g.nodes[i].out[0] == out) a = &g.nodes[i];
+    CHECK_MSG(a != NULL, "variant %d: %s", variant, err.msg);
+    if (!a) {
+      fr__graph_free(&g);
+      continue;
+    }
+    if (variant == 2) {
+      CHECK_MSG(a->op == FR__OP_ADD, "variant 2: rewritten although the chain reads another value");
+    } else {
+      CHECK_MSG(a->op == FR__OP_PRELU && a->n_in == 2 && a->in[0] == x, "variant %d: not PRELU(x, .)", variant);
+      if (a->op == FR__OP_PRELU) {
+        const float *slope = g.values[a->in[1]].data, *cd = g.values[c].data;
+        for (int k = 0; k < 7; k++) CHECK_MSG(slope[k] == cd[k], "slope[%d] %g != c %g", k, slope[k], cd[k]);
+      }
+    }
+    fr__graph_free(&g);
+  }
+}
+
 TEST(unary) {
   static const fr__op ops[] = {FR__OP_RELU, FR__OP_CLIP, FR__OP_LEAKY_RELU, FR__OP_SIGMOID,
                                FR__OP_SOFTMAX};
@@ -451,5 +498,5 @@ TEST(summary) {
 }
 
 RUN_TESTS(T(init), T(conv2d), T(depthwise3x3), T(fully_connected), T(maxpool2d), T(avgpool2d),
-          T(global_average_pool), T(prelu), T(unary), T(binary), T(setup_rejects_wrong_channels),
+          T(global_average_pool), T(prelu), T(prelu_rewrite_neg_form), T(unary), T(binary), T(setup_rejects_wrong_channels),
           T(declines), T(summary))
