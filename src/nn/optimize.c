@@ -42,14 +42,20 @@ static bool is_f32_const(const fr__graph *g, int v) {
   return v >= 0 && g->values[v].data && g->values[v].dtype == FR__F32;
 }
 
-/* Tries to match add = P + MUL(SUB(x, ABS(x)), c); on success sets *x, *c, *relu. */
-static bool match_prelu(fr__graph *g, int p, int m, int *x_out, int *c_out, bool *relu) {
+/* Value m = MUL(s, c) or MUL(c, s) with c an f32 constant: sets *s, *c. */
+static bool mul_by_const(fr__graph *g, int m, int *s, int *c) {
   fr__node *mul = prod(g, m, FR__OP_MUL);
   if (!mul || mul->n_in != 2) return false;
-  int c = -1, s = -1;
-  if (is_f32_const(g, mul->in[1])) c = mul->in[1], s = mul->in[0];
-  else if (is_f32_const(g, mul->in[0])) c = mul->in[0], s = mul->in[1];
+  if (is_f32_const(g, mul->in[1])) *c = mul->in[1], *s = mul->in[0];
+  else if (is_f32_const(g, mul->in[0])) *c = mul->in[0], *s = mul->in[1];
   else return false;
+  return true;
+}
+
+/* Tries to match add = P + MUL(SUB(x, ABS(x)), c); on success sets *x, *c, *relu. */
+static bool match_prelu(fr__graph *g, int p, int m, int *x_out, int *c_out, bool *relu) {
+  int c = -1, s = -1;
+  if (!mul_by_const(g, m, &s, &c)) return false;
   fr__node *sub = prod(g, s, FR__OP_SUB);
   if (!sub || sub->n_in != 2) return false;
   int x = sub->in[0];
@@ -69,12 +75,8 @@ static bool match_prelu(fr__graph *g, int p, int m, int *x_out, int *c_out, bool
 
 /* Tries to match add = RELU(x) + MUL(NEG(RELU(NEG(x))), c); on success sets *x, *c. */
 static bool match_prelu_neg(fr__graph *g, int p, int m, int *x_out, int *c_out) {
-  fr__node *mul = prod(g, m, FR__OP_MUL);
-  if (!mul || mul->n_in != 2) return false;
   int c = -1, s = -1;
-  if (is_f32_const(g, mul->in[1])) c = mul->in[1], s = mul->in[0];
-  else if (is_f32_const(g, mul->in[0])) c = mul->in[0], s = mul->in[1];
-  else return false;
+  if (!mul_by_const(g, m, &s, &c)) return false;
   fr__node *neg1 = prod(g, s, FR__OP_NEG);
   if (!neg1 || neg1->n_in != 1) return false;
   fr__node *r1 = prod(g, neg1->in[0], FR__OP_RELU);

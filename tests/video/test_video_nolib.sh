@@ -8,10 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 [ -e "$BIN" ] && [ -e "$CLIP" ] || { echo "missing $BIN or $CLIP" >&2; exit 1; }
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../http/lib.sh" # T (removed on exit), fail, start_server
 
 # the soname the binary asks for (libavcodec.so.N of the headers it was built with)
 so=$(strings "$BIN" | grep -m1 -E '^libavcodec\.so\.[0-9]+$')
@@ -30,28 +27,15 @@ grep -q "usage: facerec" "$T/out" || fail "--help output"
 
 # the server: a video upload answers 503 video_unavailable (the server's fault, not
 # the upload's); image recognition on the same server still works
-LD_LIBRARY_PATH=$T "$BIN" serve --listen 127.0.0.1:0 --db "$T/g.db" >"$T/s.out" 2>"$T/s.err" &
-spid=$!
-port=
-for _ in $(seq 1 600); do
-  port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$T/s.out" | head -1)
-  [ -n "$port" ] && break
-  kill -0 "$spid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  fail "server did not start: $(cat "$T/s.out" "$T/s.err")"
-else
-  code=$(curl -s -o "$T/r.json" -w '%{http_code}' --data-binary @"$CLIP" \
-    -H 'Content-Type: video/mp4' "http://127.0.0.1:$port/api/v1/video/recognize")
-  [ "$code" = 503 ] || fail "video upload without FFmpeg: HTTP $code, want 503"
-  grep -q '"reason": *"video_unavailable"' "$T/r.json" || fail "body: $(cat "$T/r.json")"
-  code=$(curl -s -o "$T/r2.json" -w '%{http_code}' -F file=@"$LIN" \
-    "http://127.0.0.1:$port/api/v1/recognition/recognize")
-  [ "$code" = 200 ] || fail "image recognition without FFmpeg: HTTP $code $(cat "$T/r2.json")"
-  kill -TERM "$spid"
-  wait "$spid" || fail "server exit status"
-fi
+LD_LIBRARY_PATH=$T start_server s --db "$T/g.db" # the variable reaches the server (and the probes)
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' --data-binary @"$CLIP" \
+  -H 'Content-Type: video/mp4' "$URL/api/v1/video/recognize")
+[ "$code" = 503 ] || fail "video upload without FFmpeg: HTTP $code, want 503"
+grep -q '"reason": *"video_unavailable"' "$T/r.json" || fail "body: $(cat "$T/r.json")"
+code=$(curl -s -o "$T/r2.json" -w '%{http_code}' -F file=@"$LIN" "$URL/api/v1/recognition/recognize")
+[ "$code" = 200 ] || fail "image recognition without FFmpeg: HTTP $code $(cat "$T/r2.json")"
+kill -TERM "$SPID"
+wait "$SPID" || fail "server exit status"
 
 # and with the real libraries the same command works
 "$BIN" video "$CLIP" --db "$T/g.db" --max-frames 5 --json >"$T/out" 2>"$T/err" || fail "video with FFmpeg: $(cat "$T/err")"
