@@ -40,7 +40,7 @@ static void work(void *p, fr_worker *w, size_t i) {
   fr_image img = {0};
   fr__cli_analyze(w, x->e, x->paths[i], fr_engine_config_of(x->e)->min_score, false, &img, a);
   if (a->st != FR_OK) return;
-  int k = fr__cli_largest_face(a->faces, a->n);
+  int k = a->n > 0 ? 0 : -1; /* the largest face: fr__cli_analyze lists it first */
   fr_error err = {{0}};
   if (k < 0) {
     a->st = fr_error_set(&err, FR_ERR_NOT_FOUND, "no face found in %s", x->paths[i]);

@@ -109,7 +109,7 @@ static void work(void *p, fr_worker *w, size_t i) {
   /* The person is the largest face; another face of at least
    * FR__CLI_RIVAL_RATIO of its size makes the image ambiguous. Faces under
    * min_face are ignored (background people, false positives). */
-  int largest = fr__cli_largest_face(it->a.faces, it->a.n), rivals = 0;
+  int largest = it->a.n > 0 ? 0 : -1, rivals = 0; /* fr__cli_analyze lists it first */
   float side = largest >= 0 ? fr__cli_face_side(&it->a.faces[largest]) : 0;
   it->face = largest;
   for (int k = 0; k < it->a.n; k++) {

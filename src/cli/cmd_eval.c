@@ -177,7 +177,7 @@ typedef struct embed_job {
  * PICK_LARGEST: the largest box (ties: higher score), as facerec compare does. */
 static int pick_face(const fr_face *f, int n, int w, int h, int pick) {
   if (n <= 0) return -1;
-  if (pick == PICK_LARGEST) return fr__cli_largest_face(f, n);
+  if (pick == PICK_LARGEST) return 0; /* fr__cli_analyze lists the largest first */
   double cx = w * 0.5, cy = h * 0.5;
   int best = -1;
   for (int i = 0; i < n; i++)

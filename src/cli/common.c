@@ -573,19 +573,6 @@ void fr__cli_print_json(json_t *o) {
 
 /* ---- faces and files ---- */
 
-int fr__cli_largest_face(const fr_face *f, int n) {
-  int best = -1;
-  for (int i = 0; i < n; i++) {
-    if (best < 0) {
-      best = i;
-      continue;
-    }
-    float a = f[i].w * f[i].h, b = f[best].w * f[best].h;
-    if (a > b || (a == b && f[i].score > f[best].score)) best = i;
-  }
-  return best;
-}
-
 float fr__cli_face_side(const fr_face *f) { return f->w < f->h ? f->w : f->h; }
 
 void fr__cli_draw_face(fr_image *img, const fr_face *f, const char *label, const uint8_t rgb[3]) {

@@ -134,7 +134,7 @@ typedef struct fr__cli_analysis {
   char msg[512];  /* the reason, naming the file */
   int w, h;       /* image size (after EXIF orientation) */
   int n;          /* faces found */
-  fr_face *faces; /* n faces, sorted by score (malloc'ed) */
+  fr_face *faces; /* n faces, largest box first: faces[0] is the main face (malloc'ed) */
   float *emb;     /* n x dim embeddings when asked for, else NULL (malloc'ed) */
   uint8_t sha256[32];
 } fr__cli_analysis;
@@ -160,8 +160,6 @@ json_t *fr__cli_error_json(const char *path, const char *msg);
 void fr__cli_print_json(json_t *o);
 
 /* ---- faces and output files ---- */
-/* Index of the face with the largest box area (ties: higher score); -1 if n == 0. */
-int fr__cli_largest_face(const fr_face *f, int n);
 /* The face's shorter box side in pixels. */
 float fr__cli_face_side(const fr_face *f);
 /* Draws box, landmarks and an optional label. */
